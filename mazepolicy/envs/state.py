@@ -1,0 +1,482 @@
+"""Codec for the Procgen maze engine's serialized state (the bytes of ``get_state``).
+
+``MazeState.from_bytes(b).to_bytes() == b`` holds exactly for every state the engine
+produces: fields the project edits are parsed into typed values, everything else is
+kept as opaque bytes. Parsing validates every length and offset, and ``to_bytes``
+validates the edited state again, so malformed input raises :class:`MazeStateError`
+(a ``ValueError``) in Python instead of aborting the process inside the engine.
+
+Cells are (x, y) in inner-maze coordinates: x to the right, y up, (0, 0) is the
+mouse's start cell (bottom-left), (n-1, n-1) the top-right corner, n = ``maze_dim``.
+Grids are numpy arrays indexed ``[y, x]`` with row y = 0 at the BOTTOM (the engine's
+storage order); flip them (``np.flipud``) to show them as top-down pictures.
+
+Example:
+    >>> import procgen
+    >>> env = procgen.ProcgenGym3Env(num=1, env_name="maze", rand_seed=0, num_threads=1)
+    >>> raw = env.callmethod("get_state")[0]
+    >>> state = MazeState.from_bytes(raw)
+    >>> state.to_bytes() == raw
+    True
+    >>> state.mouse_cell
+    (0, 0)
+"""
+
+from __future__ import annotations
+
+import copy
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+WALL = 51
+FREE = 100
+CHEESE = 2
+CELL_VALUES = (WALL, FREE, CHEESE)
+
+MAGIC = 0xCAFECAFE
+NUM_OPTIONS = 12
+DISTRIBUTION_MODE_OPTION = 7  # index of distribution_mode among the 12 option ints
+DISTRIBUTION_MODES = {0: "easy", 1: "hard", 2: "extreme", 3: "memory", 10: "exploration"}
+MAX_STRING_BYTES = 1 << 20
+ENTITY_BYTES = 124
+
+Cell = tuple[int, int]
+
+_I32 = struct.Struct("<i")
+
+# Step data: 15 fields, in the engine's order.
+STEP_DTYPE = np.dtype(
+    [
+        ("reward", "<f4"),
+        ("done", "<i4"),
+        ("level_complete", "<i4"),
+        ("action", "<i4"),
+        ("timeout", "<i4"),
+        ("current_level_seed", "<i4"),
+        ("prev_level_seed", "<i4"),
+        ("episodes_remaining", "<i4"),
+        ("episode_done", "<i4"),
+        ("last_reward_timer", "<i4"),
+        ("last_reward", "<f4"),
+        ("default_action", "<i4"),
+        ("fixed_asset_seed", "<i4"),
+        ("cur_time", "<i4"),
+        ("is_waiting_for_step", "<i4"),
+    ]
+)
+
+# One entity: 31 fields (124 bytes), in the engine's order. Entity 0 is the mouse.
+ENTITY_DTYPE = np.dtype(
+    [
+        ("x", "<f4"),
+        ("y", "<f4"),
+        ("vx", "<f4"),
+        ("vy", "<f4"),
+        ("rx", "<f4"),
+        ("ry", "<f4"),
+        ("type", "<i4"),
+        ("image_type", "<i4"),
+        ("image_theme", "<i4"),
+        ("render_z", "<i4"),
+        ("will_erase", "<i4"),
+        ("collides_with_entities", "<i4"),
+        ("collision_margin", "<f4"),
+        ("rotation", "<f4"),
+        ("vrot", "<f4"),
+        ("is_reflected", "<i4"),
+        ("fire_time", "<i4"),
+        ("spawn_time", "<i4"),
+        ("life_time", "<i4"),
+        ("expire_time", "<i4"),
+        ("use_abs_coords", "<i4"),
+        ("friction", "<f4"),
+        ("smart_step", "<i4"),
+        ("avoids_collisions", "<i4"),
+        ("auto_erase", "<i4"),
+        ("alpha", "<f4"),
+        ("health", "<f4"),
+        ("theta", "<f4"),
+        ("grow_rate", "<f4"),
+        ("alpha_decay", "<f4"),
+        ("climber_spawn_x", "<f4"),
+    ]
+)
+assert ENTITY_DTYPE.itemsize == ENTITY_BYTES
+
+# Bytes after the grid cells: maze_dim, world_dim, magic.
+_TAIL_BYTES = 12
+# Bytes of the grid header: w, h, count.
+_GRID_HEADER_BYTES = 12
+
+
+class MazeStateError(ValueError):
+    """Raised for state bytes or edits that the engine must never see."""
+
+
+class _Reader:
+    """Bounds-checked little-endian reader over a bytes buffer."""
+
+    def __init__(self, data: bytes, start: int = 0, end: int | None = None):
+        self.data = data
+        self.pos = start
+        self.end = len(data) if end is None else end
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > self.end:
+            raise MazeStateError(
+                f"state truncated: need {n} bytes for {what} at offset {self.pos}, "
+                f"only {self.end - self.pos} left"
+            )
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def i32(self, what: str) -> int:
+        return _I32.unpack(self.take(4, what))[0]
+
+    def string(self, what: str) -> bytes:
+        n = self.i32(f"length of {what}")
+        if not 0 <= n <= MAX_STRING_BYTES:
+            raise MazeStateError(f"bad length {n} for {what}")
+        return self.take(n, what)
+
+
+def _pack_string(s: bytes) -> bytes:
+    return _I32.pack(len(s)) + s
+
+
+@dataclass
+class RngState:
+    """One of the engine's RNGs: a seeded flag and the mt19937 state as decimal text."""
+
+    is_seeded: int
+    text: bytes
+
+    def to_bytes(self) -> bytes:
+        return _I32.pack(self.is_seeded) + _pack_string(self.text)
+
+
+@dataclass
+class MazeState:
+    """A parsed engine state. Edit it with the methods below, then :meth:`to_bytes`.
+
+    Attributes:
+        version, game_name, options, grid_step, level_seed_low, level_seed_high,
+        game_type, game_n: header fields (``options`` holds the 12 option ints).
+        level_seed_rng, rng: the engine's RNGs.
+        step: one record of :data:`STEP_DTYPE` (reward, done, cur_time, ...).
+        grid_size: the engine's grid size field.
+        entities: array of :data:`ENTITY_DTYPE` records; entity 0 is the mouse.
+        middle: opaque bytes between the entities and the grid (background, asset RNG,
+            main_width/height, ...), kept verbatim.
+        world: int32 array (world_dim, world_dim) indexed [y, x], y = 0 at the bottom.
+        maze_dim: side of the inner maze (odd); world_dim: side of the world.
+    """
+
+    version: int
+    game_name: bytes
+    options: tuple[int, ...]
+    grid_step: int
+    level_seed_low: int
+    level_seed_high: int
+    game_type: int
+    game_n: int
+    level_seed_rng: RngState
+    rng: RngState
+    step: np.ndarray
+    grid_size: int
+    entities: np.ndarray
+    middle: bytes
+    world: np.ndarray
+    maze_dim: int
+    world_dim: int
+
+    # ------------------------------------------------------------------ codec
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MazeState:
+        """Parse ``get_state`` bytes; raises :class:`MazeStateError` if malformed."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise MazeStateError(f"state must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) < _TAIL_BYTES + _GRID_HEADER_BYTES:
+            raise MazeStateError(f"state too short ({len(data)} bytes)")
+        maze_dim, world_dim, magic = struct.unpack_from("<iiI", data, len(data) - _TAIL_BYTES)
+        if magic != MAGIC:
+            raise MazeStateError(f"state does not end with 0xCAFECAFE (got {magic:#x})")
+        if not 1 <= world_dim <= 64:
+            raise MazeStateError(f"bad world_dim {world_dim}")
+        if not (3 <= maze_dim <= world_dim and maze_dim % 2 == 1):
+            raise MazeStateError(f"bad maze_dim {maze_dim} for world_dim {world_dim}")
+        count = world_dim * world_dim
+        grid_start = len(data) - _TAIL_BYTES - 4 * count - _GRID_HEADER_BYTES
+        if grid_start < 0:
+            raise MazeStateError("state too short for its grid")
+        w, h, n_cells = struct.unpack_from("<iii", data, grid_start)
+        if (w, h, n_cells) != (world_dim, world_dim, count):
+            raise MazeStateError(
+                f"grid header {(w, h, n_cells)} does not match world_dim {world_dim}"
+            )
+        world = np.frombuffer(
+            data, dtype="<i4", count=count, offset=grid_start + _GRID_HEADER_BYTES
+        ).reshape(world_dim, world_dim).astype(np.int32)
+
+        r = _Reader(data, 0, grid_start)
+        version = r.i32("version")
+        game_name = r.string("game_name")
+        if game_name != b"maze":
+            raise MazeStateError(f"not a maze state (game_name={game_name[:32]!r})")
+        options = tuple(r.i32("option") for _ in range(NUM_OPTIONS))
+        grid_step = r.i32("grid_step")
+        level_seed_low = r.i32("level_seed_low")
+        level_seed_high = r.i32("level_seed_high")
+        game_type = r.i32("game_type")
+        game_n = r.i32("game_n")
+        level_seed_rng = RngState(r.i32("rng flag"), r.string("level_seed_rng"))
+        rng = RngState(r.i32("rng flag"), r.string("rng"))
+        step = np.frombuffer(r.take(STEP_DTYPE.itemsize, "step data"), STEP_DTYPE).copy()
+        grid_size = r.i32("grid_size")
+        n_entities = r.i32("entity count")
+        if not 1 <= n_entities <= (r.end - r.pos) // ENTITY_BYTES:
+            raise MazeStateError(f"bad entity count {n_entities}")
+        entities = np.frombuffer(
+            r.take(n_entities * ENTITY_BYTES, "entities"), ENTITY_DTYPE
+        ).copy()
+        middle = r.take(r.end - r.pos, "middle fields")
+        state = cls(
+            version=version,
+            game_name=game_name,
+            options=options,
+            grid_step=grid_step,
+            level_seed_low=level_seed_low,
+            level_seed_high=level_seed_high,
+            game_type=game_type,
+            game_n=game_n,
+            level_seed_rng=level_seed_rng,
+            rng=rng,
+            step=step,
+            grid_size=grid_size,
+            entities=entities,
+            middle=middle,
+            world=world,
+            maze_dim=maze_dim,
+            world_dim=world_dim,
+        )
+        state.validate()
+        return state
+
+    def to_bytes(self) -> bytes:
+        """Serialize; validates first, so the result is always safe for ``set_state``."""
+        self.validate()
+        parts = [
+            _I32.pack(self.version),
+            _pack_string(self.game_name),
+            struct.pack(f"<{NUM_OPTIONS}i", *self.options),
+            struct.pack(
+                "<5i",
+                self.grid_step,
+                self.level_seed_low,
+                self.level_seed_high,
+                self.game_type,
+                self.game_n,
+            ),
+            self.level_seed_rng.to_bytes(),
+            self.rng.to_bytes(),
+            self.step.astype(STEP_DTYPE).tobytes(),
+            struct.pack("<ii", self.grid_size, len(self.entities)),
+            self.entities.astype(ENTITY_DTYPE).tobytes(),
+            self.middle,
+            struct.pack("<iii", self.world_dim, self.world_dim, self.world_dim**2),
+            self.world.astype("<i4").tobytes(),
+            struct.pack("<iiI", self.maze_dim, self.world_dim, MAGIC),
+        ]
+        return b"".join(parts)
+
+    def validate(self) -> None:
+        """Raise :class:`MazeStateError` unless the state is safe and meaningful."""
+        if len(self.options) != NUM_OPTIONS:
+            raise MazeStateError(f"expected {NUM_OPTIONS} options, got {len(self.options)}")
+        if self.world.shape != (self.world_dim, self.world_dim):
+            raise MazeStateError(
+                f"world grid shape {self.world.shape} != ({self.world_dim}, {self.world_dim})"
+            )
+        if not (3 <= self.maze_dim <= self.world_dim and self.maze_dim % 2 == 1):
+            raise MazeStateError(f"bad maze_dim {self.maze_dim}")
+        if self.step.shape != (1,) or self.step.dtype != STEP_DTYPE:
+            raise MazeStateError("step data must be one STEP_DTYPE record")
+        if self.entities.ndim != 1 or len(self.entities) < 1:
+            raise MazeStateError("a maze state needs at least the mouse entity")
+        bad = ~np.isin(self.world, CELL_VALUES)
+        if bad.any():
+            y, x = np.argwhere(bad)[0]
+            raise MazeStateError(
+                f"world cell (x={x}, y={y}) holds {self.world[y, x]}, "
+                f"expected one of {CELL_VALUES} (wall, free, cheese)"
+            )
+        if np.count_nonzero(self.world == CHEESE) > 1:
+            raise MazeStateError("more than one cheese cell")
+        mx, my = (float(v) for v in (self.entities[0]["x"], self.entities[0]["y"]))
+        if not (np.isfinite(mx) and np.isfinite(my)):
+            raise MazeStateError("mouse position is not finite")
+        wx, wy = int(mx), int(my)
+        if not (0 <= wx < self.world_dim and 0 <= wy < self.world_dim):
+            raise MazeStateError(f"mouse at world ({mx}, {my}) is outside the world")
+        if self.world[wy, wx] == WALL:
+            raise MazeStateError(f"mouse at world cell ({wx}, {wy}) is on a wall")
+
+    def copy(self) -> MazeState:
+        """A deep copy: edits to it never touch this state."""
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------- geometry
+    @property
+    def margin(self) -> int:
+        """Padding (in cells) between the world's edge and the inner maze."""
+        return (self.world_dim - self.maze_dim) // 2
+
+    @property
+    def inner(self) -> np.ndarray:
+        """Writable view of the inner maze cells, int32 (maze_dim, maze_dim) indexed [y, x]."""
+        m = self.margin
+        return self.world[m : m + self.maze_dim, m : m + self.maze_dim]
+
+    @property
+    def free(self) -> np.ndarray:
+        """Walkable inner cells (free or cheese), bool (maze_dim, maze_dim) indexed [y, x]."""
+        return self.inner != WALL
+
+    @property
+    def distribution_mode(self) -> str:
+        """``"easy"`` or ``"hard"`` (the engine option this state was made with)."""
+        code = self.options[DISTRIBUTION_MODE_OPTION]
+        return DISTRIBUTION_MODES.get(code, str(code))
+
+    @property
+    def level_seed(self) -> int:
+        """The seed the engine generated this level from."""
+        return int(self.step["current_level_seed"][0])
+
+    @property
+    def cur_time(self) -> int:
+        """Steps taken in the current episode."""
+        return int(self.step["cur_time"][0])
+
+    @cur_time.setter
+    def cur_time(self, value: int) -> None:
+        self.step["cur_time"] = int(value)
+
+    def to_world(self, cell: Cell) -> tuple[int, int]:
+        """World (x, y) of inner cell ``cell`` = (x, y), (0, 0) bottom-left of the maze."""
+        return cell[0] + self.margin, cell[1] + self.margin
+
+    def check_cell(self, cell: Cell, what: str = "cell") -> Cell:
+        """Return ``cell`` as ints; ``ValueError`` if outside the maze or on a wall.
+
+        ``cell`` is (x, y) in inner-maze coordinates, (0, 0) the bottom-left start cell.
+        """
+        try:
+            x, y = (int(v) for v in cell)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be an (x, y) pair of ints, got {cell!r}") from None
+        n = self.maze_dim
+        if not (0 <= x < n and 0 <= y < n):
+            raise ValueError(f"{what} {(x, y)} is outside the {n}x{n} maze")
+        if self.inner[y, x] == WALL:
+            raise ValueError(f"{what} {(x, y)} is on a wall")
+        return x, y
+
+    # ---------------------------------------------------------------- mouse
+    @property
+    def mouse_cell(self) -> Cell:
+        """The mouse's (x, y) inner cell ((0, 0) = bottom-left start)."""
+        m = self.margin
+        return int(self.entities[0]["x"]) - m, int(self.entities[0]["y"]) - m
+
+    def set_mouse(self, cell: Cell) -> None:
+        """Put the mouse at the centre of inner cell ``cell`` = (x, y).
+
+        Raises ``ValueError`` for a cell outside the maze, on a wall, or on the cheese.
+        """
+        x, y = self.check_cell(cell, "mouse cell")
+        if self.cheese_cell == (x, y):
+            raise ValueError(f"mouse cell {(x, y)} is the cheese cell")
+        wx, wy = self.to_world((x, y))
+        self.entities[0]["x"] = wx + 0.5
+        self.entities[0]["y"] = wy + 0.5
+
+    # --------------------------------------------------------------- cheese
+    @property
+    def cheese_cell(self) -> Cell | None:
+        """The cheese's (x, y) inner cell, or None when the maze has no cheese."""
+        ys, xs = np.nonzero(self.inner == CHEESE)
+        if len(xs) == 0:
+            return None
+        return int(xs[0]), int(ys[0])
+
+    def set_cheese(self, cell: Cell | None) -> None:
+        """Move the cheese to inner cell ``cell`` = (x, y), or remove it with ``None``.
+
+        Raises ``ValueError`` for a cell outside the maze, on a wall, or under the mouse.
+        """
+        if cell is not None:
+            cell = self.check_cell(cell, "cheese cell")
+            if cell == self.mouse_cell:
+                raise ValueError(f"cheese cell {cell} is under the mouse")
+        self.world[self.world == CHEESE] = FREE
+        if cell is not None:
+            self.inner[cell[1], cell[0]] = CHEESE
+
+    # ---------------------------------------------------------------- walls
+    def set_wall(self, cell: Cell, wall: bool = True) -> None:
+        """Make inner cell ``cell`` = (x, y) a wall (``wall=True``) or free.
+
+        Raises ``ValueError`` outside the maze, or when walling the mouse or cheese cell.
+        """
+        try:
+            x, y = (int(v) for v in cell)
+        except (TypeError, ValueError):
+            raise ValueError(f"cell must be an (x, y) pair of ints, got {cell!r}") from None
+        n = self.maze_dim
+        if not (0 <= x < n and 0 <= y < n):
+            raise ValueError(f"cell {(x, y)} is outside the {n}x{n} maze")
+        if wall and (x, y) == self.mouse_cell:
+            raise ValueError(f"cell {(x, y)} holds the mouse")
+        if wall and (x, y) == self.cheese_cell:
+            raise ValueError(f"cell {(x, y)} holds the cheese")
+        self.inner[y, x] = WALL if wall else FREE
+
+    def set_world_cell(self, world_cell: tuple[int, int], value: int) -> None:
+        """Write ``value`` (WALL, FREE or CHEESE) at WORLD coordinates (x, y), padding included.
+
+        World (0, 0) is the bottom-left of the whole world. Used for edits outside the inner
+        maze, such as the top-right corridor through the padding.
+        """
+        wx, wy = (int(v) for v in world_cell)
+        if not (0 <= wx < self.world_dim and 0 <= wy < self.world_dim):
+            raise ValueError(f"world cell {(wx, wy)} is outside the {self.world_dim}^2 world")
+        if value not in CELL_VALUES:
+            raise ValueError(f"value {value} is not one of {CELL_VALUES}")
+        self.world[wy, wx] = value
+
+    def with_maze(self, free: np.ndarray, mouse: Cell = (0, 0), cheese: Cell | None = None):
+        """A copy of this state whose inner maze is ``free`` (bool (n, n) indexed [y, x]).
+
+        ``n`` must be odd and fit the world. The padding becomes wall, the mouse goes to
+        ``mouse`` and the cheese to ``cheese`` (cells (x, y), (0, 0) bottom-left), and the
+        episode clock restarts. The engine needs no other field changed.
+        """
+        free = np.asarray(free, dtype=bool)
+        if free.ndim != 2 or free.shape[0] != free.shape[1]:
+            raise ValueError(f"free must be a square 2-D array, got shape {free.shape}")
+        n = free.shape[0]
+        if n % 2 == 0 or not 3 <= n <= self.world_dim:
+            raise ValueError(f"maze side must be odd and in 3..{self.world_dim}, got {n}")
+        out = self.copy()
+        out.maze_dim = n
+        out.world[:] = WALL
+        out.inner[:] = np.where(free, FREE, WALL)
+        out.set_mouse(mouse)
+        out.set_cheese(cheese)
+        out.cur_time = 0
+        return out
