@@ -1,0 +1,57 @@
+"""The one place that imports procgen: a gym3 maze env with per-env state access.
+
+procgen's own ``get_state``/``set_state`` touch every env; the engine's C functions
+take an env index, and these wrappers call them for one env at a time, which is what
+re-applying edits at each reset needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+# procgen imports the unmaintained gym package, which prints a notice and warns on import.
+with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+    warnings.simplefilter("ignore")
+    import procgen
+    from procgen.env import MAX_STATE_SIZE
+
+
+class Gym3Maze(procgen.ProcgenGym3Env):
+    """``procgen.ProcgenGym3Env`` for the maze, plus single-env state read and write."""
+
+    def __init__(self, **kwargs):
+        super().__init__(env_name="maze", **kwargs)
+        self._state_buffer = self._ffi.new(f"char[{MAX_STATE_SIZE}]")
+
+    def get_state_of(self, env_index: int) -> bytes:
+        """The serialized state of env ``env_index``."""
+        n = self.call_c_func("get_state", env_index, self._state_buffer, MAX_STATE_SIZE)
+        return bytes(self._ffi.buffer(self._state_buffer, n))
+
+    def set_state_of(self, env_index: int, state: bytes) -> None:
+        """Write a serialized state into env ``env_index``. Validate it first: malformed
+        bytes abort the process inside the engine (use ``MazeState.to_bytes``)."""
+        self.call_c_func("set_state", env_index, state, len(state))
+
+
+def make_gym3_env(
+    num: int,
+    distribution_mode: str = "hard",
+    rand_seed: int = 0,
+    num_threads: int = 1,
+    num_levels: int = 0,
+    start_level: int = 0,
+    render_mode: str | None = None,
+) -> Gym3Maze:
+    """A raw engine: ``num`` mazes stepped by ``num_threads`` C++ threads."""
+    return Gym3Maze(
+        num=num,
+        distribution_mode=distribution_mode,
+        rand_seed=rand_seed,
+        num_threads=num_threads,
+        num_levels=num_levels,
+        start_level=start_level,
+        render_mode=render_mode,
+    )

@@ -1,0 +1,412 @@
+"""``MazeVecEnv``: the real Procgen maze as a gymnasium ``VectorEnv`` with controllable cheese.
+
+One procgen gym3 env steps all mazes in C++ threads. Whenever a maze starts (at
+``reset`` and at every automatic reset inside ``step``), only that env's state is read,
+the cheese placement is applied and the state is written back before its first frame is
+observed, so the agent never sees an unedited maze.
+
+The mouse moves one cell per step (Procgen's ``grid_step``), so its cell is tracked
+exactly from the actions and the maze grid read at reset: no per-step state reads. Episode
+outcomes come from that tracking and from the engine's reward.
+
+Cells are (x, y) in inner-maze coordinates: x to the right, y up, (0, 0) the mouse's
+start cell (bottom-left), (n-1, n-1) the top-right corner.
+
+Autoreset: procgen generates the next level inside the step that ends an episode, so
+this env follows gymnasium's ``SAME_STEP`` mode: the observation returned with
+``terminated | truncated`` is the first frame of the next episode. The engine never
+renders the final frame, so ``info`` has no ``final_obs``; the finished episode's
+outcome is in ``info["reached_cheese"]`` etc., masked by ``info["_reached_cheese"]``.
+
+Example:
+    >>> import numpy as np
+    >>> from mazepolicy.envs import MazeVecEnv, TopRightRegion
+    >>> env = MazeVecEnv(num_envs=4, cheese=TopRightRegion(5), seed=0)
+    >>> obs, info = env.reset()
+    >>> obs.shape, info["cheese_cell"].shape
+    ((4, 64, 64, 3), (4, 2))
+    >>> bool((info["cheese_cell"] >= info["maze_dim"][:, None] - 5).all())
+    True
+    >>> obs, reward, terminated, truncated, info = env.step(np.full(4, 4))
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from mazepolicy.envs.actions import ACTION_DELTA_ARRAY, NOOP, NUM_ACTIONS
+from mazepolicy.envs.cheese import CheesePlacement
+from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.state import WALL, Cell, MazeState
+
+EPISODE_STEPS = 500  # the engine's timeout
+OUTCOME_KEYS = (
+    "reached_cheese",
+    "reached_top_right",
+    "timed_out",
+    "episode_return",
+    "episode_length",
+    "top_right_step",
+    "episode_level_seed",
+    "episode_cheese_cell",
+    "episode_maze_dim",
+)
+
+
+class MazeVecEnv(gym.vector.VectorEnv):
+    """Vectorized Procgen maze with cheese placement re-applied at every reset.
+
+    Args:
+        num_envs: number of mazes stepped together.
+        cheese: a placement (``TopRightRegion(5)``, ``Anywhere()``, ``FixedCell(x, y)``,
+            ``NoCheese()`` or any ``fn(state, rng) -> cell | None``); ``None`` keeps the
+            engine's own cheese. The rng is seeded from the level seed (and
+            ``placement_seed``), so a maze always gets the same cheese.
+        distribution_mode: ``"easy"`` (world 15, mazes 3..15) or ``"hard"`` (world 25).
+        seed: seed of the engine's level sequence; same seed, same levels and cheese.
+        num_threads: engine threads (default: min(4, cpu count)).
+        num_levels, start_level: the engine's level-set options (0 = unlimited).
+        level_seeds: play exactly these level seeds, env i taking seeds i, i + num_envs,
+            ... in turn and wrapping around (for evaluation on seeded mazes).
+        placement_seed: extra entropy mixed into the placement rng.
+        render_mode: ``None`` or ``"rgb_array"`` (512x512 frames from the engine).
+
+    ``info`` always holds, per env, for the episode now running: ``level_seed`` (N,),
+    ``maze_dim`` (N,), ``cheese_cell`` (N, 2) (-1, -1 without cheese), ``mouse_cell``
+    (N, 2) and ``episode_step`` (N,). When episodes end it also holds the finished
+    episodes' ``reached_cheese``, ``reached_top_right`` (the mouse entered the top-right
+    corner cell), ``timed_out``, ``episode_return``, ``episode_length``,
+    ``top_right_step`` (step of the first corner visit, -1 if none),
+    ``episode_level_seed``, ``episode_cheese_cell``, ``episode_maze_dim``, each with a
+    ``_key`` mask of the envs that finished, and ``episode`` = {"r", "l"} as
+    gymnasium's ``RecordEpisodeStatistics`` writes it.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        cheese: CheesePlacement | None = None,
+        distribution_mode: str = "hard",
+        seed: int | None = None,
+        num_threads: int | None = None,
+        num_levels: int = 0,
+        start_level: int = 0,
+        level_seeds: Iterable[int] | None = None,
+        placement_seed: int = 0,
+        render_mode: str | None = None,
+    ):
+        if int(num_envs) != num_envs or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        if distribution_mode not in ("easy", "hard"):
+            raise ValueError(
+                f"distribution_mode must be 'easy' or 'hard', got {distribution_mode!r}"
+            )
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if cheese is not None and not callable(cheese):
+            raise TypeError(f"cheese must be a placement callable or None, got {cheese!r}")
+        self.num_envs = int(num_envs)
+        self.cheese = cheese
+        self.distribution_mode = distribution_mode
+        self.num_threads = min(4, os.cpu_count() or 1) if num_threads is None else num_threads
+        self.num_levels = num_levels
+        self.start_level = start_level
+        self.placement_seed = placement_seed
+        self.render_mode = render_mode
+        self.level_seeds = None if level_seeds is None else [int(s) for s in level_seeds]
+        if self.level_seeds is not None and not self.level_seeds:
+            raise ValueError("level_seeds must not be empty")
+        self.single_observation_space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
+        self.single_action_space = gym.spaces.Discrete(NUM_ACTIONS)
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, self.num_envs
+        )
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self._seed = seed
+        self._gym3 = None
+        self._obs: np.ndarray | None = None
+        self._has_reset = False
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a new episode in every env. ``seed`` re-seeds the level sequence."""
+        if seed is not None or self._gym3 is None:
+            if seed is not None:
+                self._seed = int(seed)
+            self._open_engine()
+        else:
+            self._restart_all_episodes()
+        self._has_reset = True
+        return self._obs.copy(), self._running_info()
+
+    def step(self, actions):
+        """Step every env; finished envs start their next episode in the same step."""
+        if not self._has_reset:
+            raise RuntimeError("call reset() before step()")
+        actions = self._check_actions(actions)
+        self._gym3.act(actions)
+        rew, ob, first = self._gym3.observe()
+        self._obs = ob["rgb"]
+        done = first.astype(bool)
+        self._track_moves(actions, done)
+        self._ep_return += rew
+        self._ep_len += 1
+        reached_cheese = done & (rew > 0)
+        timed_out = done & ~reached_cheese
+        info = {}
+        if done.any():
+            info = self._outcome_info(done, reached_cheese, timed_out)
+            for i in np.flatnonzero(done):
+                self._begin_episode(i, self._read_state(i))
+            self._obs = self._gym3.observe()[1]["rgb"]
+        info.update(self._running_info())
+        return (
+            self._obs.copy(),
+            rew.astype(np.float32),
+            reached_cheese,
+            timed_out,
+            info,
+        )
+
+    def render(self):
+        """Engine frames of every env: (N, 512, 512, 3) with ``render_mode="rgb_array"``."""
+        if self.render_mode != "rgb_array":
+            raise RuntimeError("create the env with render_mode='rgb_array' to render")
+        return np.stack([info["rgb"] for info in self._gym3.get_info()])
+
+    def close(self, **kwargs):
+        if self._gym3 is not None:
+            self._gym3.close()
+            self._gym3 = None
+
+    # --------------------------------------------------------------- editing API
+    def observe(self) -> np.ndarray:
+        """Current frames, uint8 (N, 64, 64, 3)."""
+        self._require_reset()
+        return self._obs.copy()
+
+    def get_state(self, env_index: int) -> MazeState:
+        """A parsed copy of env ``env_index``'s engine state; edit it and :meth:`set_state`."""
+        self._require_reset()
+        return self._read_state(self._check_index(env_index))
+
+    def set_state(self, env_index: int, state: MazeState | bytes) -> np.ndarray:
+        """Write a state (validated) into env ``env_index``; returns its new frame (64, 64, 3).
+
+        The running episode continues from the written state (its ``cur_time`` included);
+        outcome tracking follows the new grid, mouse and cheese.
+        """
+        self._require_reset()
+        i = self._check_index(env_index)
+        if not isinstance(state, MazeState):
+            state = MazeState.from_bytes(state)
+        self._write_state(i, state)
+        self._track_state(i, state)
+        self._ep_len[i] = state.cur_time
+        self._obs = self._gym3.observe()[1]["rgb"]
+        return self._obs[i].copy()
+
+    def set_cheese(self, env_index: int, cell: Cell | None) -> np.ndarray:
+        """Move env ``env_index``'s cheese to cell (x, y), (0, 0) bottom-left; None removes it."""
+        state = self.get_state(env_index)
+        state.set_cheese(cell)
+        return self.set_state(env_index, state)
+
+    def set_mouse(self, env_index: int, cell: Cell) -> np.ndarray:
+        """Move env ``env_index``'s mouse to cell (x, y), (0, 0) bottom-left."""
+        state = self.get_state(env_index)
+        state.set_mouse(cell)
+        return self.set_state(env_index, state)
+
+    def set_wall(self, env_index: int, cell: Cell, wall: bool = True) -> np.ndarray:
+        """Make cell (x, y) of env ``env_index`` a wall or free; (0, 0) is bottom-left."""
+        state = self.get_state(env_index)
+        state.set_wall(cell, wall)
+        return self.set_state(env_index, state)
+
+    @property
+    def mouse_cells(self) -> np.ndarray:
+        """Tracked mouse cells, int (N, 2) of (x, y) in inner-maze coordinates."""
+        self._require_reset()
+        return self._mouse - self._margin[:, None]
+
+    @property
+    def free_grids(self) -> list[np.ndarray]:
+        """Each env's walkable inner cells, bool (maze_dim, maze_dim) indexed [y, x]."""
+        self._require_reset()
+        out = []
+        for i in range(self.num_envs):
+            m, n = self._margin[i] + 1, self._maze_dim[i]
+            out.append(self._free[i, m : m + n, m : m + n].copy())
+        return out
+
+    # ----------------------------------------------------------------- internals
+    def _open_engine(self) -> None:
+        self.close()
+        rand_seed = self._seed
+        if rand_seed is None:
+            rand_seed = int(np.random.SeedSequence().entropy % 2**31)
+        self._gym3 = make_gym3_env(
+            num=self.num_envs,
+            distribution_mode=self.distribution_mode,
+            rand_seed=rand_seed,
+            num_threads=self.num_threads,
+            num_levels=self.num_levels,
+            start_level=self.start_level,
+            render_mode=self.render_mode,
+        )
+        world = 15 if self.distribution_mode == "easy" else 25
+        n = self.num_envs
+        self._free = np.zeros((n, world + 2, world + 2), dtype=bool)  # world grid + wall border
+        self._mouse = np.zeros((n, 2), dtype=np.int64)  # world (x, y)
+        self._corner = np.zeros((n, 2), dtype=np.int64)  # world (x, y) of top-right corner
+        self._margin = np.zeros(n, dtype=np.int64)
+        self._maze_dim = np.zeros(n, dtype=np.int64)
+        self._level_seed = np.zeros(n, dtype=np.int64)
+        self._cheese = np.full((n, 2), -1, dtype=np.int64)  # inner (x, y), -1 = none
+        self._ep_return = np.zeros(n, dtype=np.float32)
+        self._ep_len = np.zeros(n, dtype=np.int64)
+        self._top_right_step = np.full(n, -1, dtype=np.int64)
+        self._seed_cursor = np.arange(n)
+        if self.level_seeds is None:
+            for i in range(n):
+                self._begin_episode(i, self._read_state(i))
+            self._obs = self._gym3.observe()[1]["rgb"]
+        else:
+            self._restart_all_episodes()
+
+    def _restart_all_episodes(self) -> None:
+        """End every episode at once: each env's clock is set to one step before the
+        timeout and one no-op step is taken, so the engine generates the next levels."""
+        for i in range(self.num_envs):
+            state = self._read_state(i)
+            self._schedule_next_level(i, state)
+            state.cur_time = int(state.step["timeout"][0]) - 1
+            self._write_state(i, state)
+        self._gym3.act(np.full(self.num_envs, NOOP, dtype=np.int32))
+        self._gym3.observe()
+        for i in range(self.num_envs):
+            self._begin_episode(i, self._read_state(i))
+        self._obs = self._gym3.observe()[1]["rgb"]
+
+    def _schedule_next_level(self, i: int, state: MazeState) -> None:
+        """With ``level_seeds``, make the engine's next level for env i its next seed.
+
+        ``_seed_cursor[i]`` indexes that next seed; the engine draws a level seed from
+        [low, high), so low = seed, high = seed + 1 selects it exactly.
+        """
+        if self.level_seeds is None:
+            return
+        seed = self.level_seeds[self._seed_cursor[i] % len(self.level_seeds)]
+        state.level_seed_low, state.level_seed_high = seed, seed + 1
+
+    def _begin_episode(self, i: int, state: MazeState) -> None:
+        """Apply the cheese placement to env i's fresh maze and write it back."""
+        if self.cheese is not None:
+            seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
+            state.set_cheese(self.cheese(state, np.random.default_rng(seed_words)))
+        if self.level_seeds is not None:
+            self._seed_cursor[i] += self.num_envs  # the scheduled seed is now playing
+            self._schedule_next_level(i, state)
+        self._write_state(i, state)
+        self._ep_return[i] = 0.0
+        self._ep_len[i] = 0
+        self._top_right_step[i] = -1
+        self._track_state(i, state)
+
+    def _track_state(self, i: int, state: MazeState) -> None:
+        self._free[i] = False
+        self._free[i, 1:-1, 1:-1] = state.world != WALL
+        m, n = state.margin, state.maze_dim
+        self._margin[i], self._maze_dim[i] = m, n
+        self._mouse[i] = np.add(state.mouse_cell, m)
+        self._corner[i] = (m + n - 1, m + n - 1)
+        self._level_seed[i] = state.level_seed
+        cheese = state.cheese_cell
+        self._cheese[i] = (-1, -1) if cheese is None else cheese
+        if (self._mouse[i] == self._corner[i]).all() and self._top_right_step[i] < 0:
+            self._top_right_step[i] = state.cur_time
+
+    def _track_moves(self, actions: np.ndarray, done: np.ndarray) -> None:
+        """Advance tracked mouse cells by the actions (walls block), and corner visits."""
+        target = self._mouse + ACTION_DELTA_ARRAY[actions]  # (N, 2) world (x, y)
+        rows = np.arange(self.num_envs)
+        open_ = self._free[rows, target[:, 1] + 1, target[:, 0] + 1]
+        self._mouse = np.where(open_[:, None], target, self._mouse)
+        at_corner = (self._mouse == self._corner).all(axis=1) & (self._top_right_step < 0)
+        self._top_right_step[at_corner] = self._ep_len[at_corner] + 1
+
+    def _outcome_info(self, done, reached_cheese, timed_out) -> dict:
+        values = {
+            "reached_cheese": reached_cheese,
+            "reached_top_right": done & (self._top_right_step >= 0),
+            "timed_out": timed_out,
+            "episode_return": self._ep_return.copy(),
+            "episode_length": self._ep_len.copy(),
+            "top_right_step": self._top_right_step.copy(),
+            "episode_level_seed": self._level_seed.copy(),
+            "episode_cheese_cell": self._cheese.copy(),
+            "episode_maze_dim": self._maze_dim.copy(),
+        }
+        info = {}
+        for key in OUTCOME_KEYS:
+            info[key] = values[key]
+            info[f"_{key}"] = done.copy()
+        info["episode"] = {"r": self._ep_return.copy(), "l": self._ep_len.copy()}
+        info["_episode"] = done.copy()
+        return info
+
+    def _running_info(self) -> dict:
+        return {
+            "level_seed": self._level_seed.copy(),
+            "maze_dim": self._maze_dim.copy(),
+            "cheese_cell": self._cheese.copy(),
+            "mouse_cell": self._mouse - self._margin[:, None],
+            "episode_step": self._ep_len.copy(),
+        }
+
+    def _read_state(self, i: int) -> MazeState:
+        return MazeState.from_bytes(self._gym3.get_state_of(i))
+
+    def _write_state(self, i: int, state: MazeState) -> None:
+        self._gym3.set_state_of(i, state.to_bytes())
+
+    def _check_actions(self, actions) -> np.ndarray:
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            if not np.all(np.mod(a, 1) == 0):
+                raise ValueError("actions must be integers")
+        a = a.astype(np.int32)
+        if a.min() < 0 or a.max() >= NUM_ACTIONS:
+            raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}, got {a.min()}..{a.max()}")
+        return a
+
+    def _check_index(self, env_index: int) -> int:
+        if not 0 <= int(env_index) < self.num_envs:
+            raise IndexError(f"env_index {env_index} out of range for {self.num_envs} envs")
+        return int(env_index)
+
+    def _require_reset(self) -> None:
+        if not self._has_reset:
+            raise RuntimeError("call reset() first")
+
+
+def seeds_for(num_envs: int, level_seeds: Sequence[int]) -> list[list[int]]:
+    """The level seeds env i plays in order under ``level_seeds`` (before wrapping).
+
+    Example:
+        >>> seeds_for(2, range(5))
+        [[0, 2, 4], [1, 3]]
+    """
+    seeds = list(level_seeds)
+    return [seeds[i::num_envs] for i in range(num_envs)]
