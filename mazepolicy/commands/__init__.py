@@ -1,0 +1,1 @@
+"""Subcommands of the ``mazepolicy`` CLI, one module each (see ``mazepolicy.cli``)."""
