@@ -105,14 +105,138 @@ ENTITY_DTYPE = np.dtype(
 )
 assert ENTITY_DTYPE.itemsize == ENTITY_BYTES
 
+# Movement/background fields between the entities and the asset RNG.
+MOVEMENT_DTYPE = np.dtype(
+    [
+        ("use_procgen_background", "<i4"),
+        ("background_index", "<i4"),
+        ("bg_tile_ratio", "<f4"),
+        ("bg_pct_x", "<f4"),
+        ("char_dim", "<f4"),
+        ("last_move_action", "<i4"),
+        ("move_action", "<i4"),
+        ("special_action", "<i4"),
+        ("mixrate", "<f4"),
+        ("maxspeed", "<f4"),
+        ("max_jump", "<f4"),
+        ("action_vx", "<f4"),
+        ("action_vy", "<f4"),
+        ("action_vrot", "<f4"),
+        ("center_x", "<f4"),
+        ("center_y", "<f4"),
+        ("random_agent_start", "<i4"),
+        ("has_useful_vel_info", "<i4"),
+        ("step_rand_int", "<i4"),
+    ]
+)
+# View fields between the asset RNG and the grid.
+VIEW_DTYPE = np.dtype(
+    [
+        ("main_width", "<i4"),
+        ("main_height", "<i4"),
+        ("out_of_bounds_object", "<i4"),
+        ("unit", "<f4"),
+        ("view_dim", "<f4"),
+        ("x_off", "<f4"),
+        ("y_off", "<f4"),
+        ("visibility", "<f4"),
+        ("min_visibility", "<f4"),
+    ]
+)
+MT19937_WORDS = 625  # libstdc++ writes the 624 state words and the position
+SERIALIZE_VERSION = 0
+USE_GENERATED_ASSETS_OPTION = 1
+PLAYER_TYPE = 0
+MAX_FLOAT = 1e6
+
+# What the engine may safely read back in each record field. Fields not listed may hold
+# any value. "bool": 0 or 1; "action": 0..14; "finite": a float with |v| < MAX_FLOAT;
+# (lo, hi): an int in lo..hi (asset indices, counters). Found by fuzzing set_state: the
+# engine asserts on, or indexes arrays with, these fields.
+_BOOL, _ACTION, _FINITE = "bool", "action", "finite"
+STEP_RULES = {
+    "reward": _FINITE,
+    "done": _BOOL,
+    "level_complete": _BOOL,
+    "action": _ACTION,
+    "timeout": (1, 1_000_000),
+    "episodes_remaining": (0, 2**31 - 1),
+    "episode_done": _BOOL,
+    "last_reward_timer": (0, 1_000_000),
+    "last_reward": _FINITE,
+    "default_action": _ACTION,
+    "cur_time": (0, 2**31 - 1),
+    "is_waiting_for_step": (0, 0),
+}
+ENTITY_RULES = {
+    **{name: _FINITE for name, (dtype, _) in ENTITY_DTYPE.fields.items() if dtype.kind == "f"},
+    "type": (PLAYER_TYPE, PLAYER_TYPE),
+    "image_type": (0, 0),  # the mouse has one sprite; other values crash the renderer
+    "image_theme": (0, 0),
+    "render_z": (-64, 64),
+    "will_erase": _BOOL,
+    "collides_with_entities": _BOOL,
+    "is_reflected": _BOOL,
+    "use_abs_coords": _BOOL,
+    "smart_step": _BOOL,
+    "avoids_collisions": _BOOL,
+    "auto_erase": _BOOL,
+}
+MOVEMENT_RULES = {
+    **{name: _FINITE for name, (dtype, _) in MOVEMENT_DTYPE.fields.items() if dtype.kind == "f"},
+    "use_procgen_background": _BOOL,
+    "background_index": (0, 8),  # the maze's backgrounds, as the engine draws them
+    "last_move_action": _ACTION,
+    "move_action": _ACTION,
+    "special_action": _ACTION,
+    "random_agent_start": _BOOL,
+    "has_useful_vel_info": _BOOL,
+}
+VIEW_RULES = {name: _FINITE for name, (dtype, _) in VIEW_DTYPE.fields.items() if dtype.kind == "f"}
+
 # Bytes after the grid cells: maze_dim, world_dim, magic.
 _TAIL_BYTES = 12
 # Bytes of the grid header: w, h, count.
 _GRID_HEADER_BYTES = 12
 
 
+_OPTION_NAMES = (
+    "paint_vel_info",
+    "use_generated_assets",
+    "use_monochrome_assets",
+    "restrict_themes",
+    "use_backgrounds",
+    "center_agent",
+    "debug_mode",
+    "distribution_mode",
+    "use_sequential_levels",
+    "use_easy_jump",
+    "plain_assets",
+    "physics_mode",
+)
+
+
 class MazeStateError(ValueError):
     """Raised for state bytes or edits that the engine must never see."""
+
+
+def _check_records(records: np.ndarray, dtype: np.dtype, rules: dict, what: str) -> None:
+    """Raise unless ``records`` is a 1-record array of ``dtype`` obeying ``rules``."""
+    if not isinstance(records, np.ndarray) or records.dtype != dtype or records.shape != (1,):
+        raise MazeStateError(f"{what} must be a numpy array of one {what} record")
+    record = records[0]
+    for name, rule in rules.items():
+        value = record[name]
+        if rule == _FINITE:
+            ok = bool(np.isfinite(value)) and abs(float(value)) < MAX_FLOAT
+        elif rule == _BOOL:
+            ok = int(value) in (0, 1)
+        elif rule == _ACTION:
+            ok = 0 <= int(value) < 15
+        else:
+            ok = rule[0] <= int(value) <= rule[1]
+        if not ok:
+            raise MazeStateError(f"{what}: {name}={value} is not allowed ({rule})")
 
 
 class _Reader:
@@ -157,6 +281,16 @@ class RngState:
     def to_bytes(self) -> bytes:
         return _I32.pack(self.is_seeded) + _pack_string(self.text)
 
+    def validate(self, what: str) -> None:
+        """The engine reads ``text`` with ``istream >> mt19937``: 625 decimal words."""
+        if self.is_seeded not in (0, 1):
+            raise MazeStateError(f"{what}: is_seeded flag {self.is_seeded} is not 0 or 1")
+        words = self.text.split(b" ")
+        if len(words) != MT19937_WORDS or not all(w.isdigit() and len(w) <= 10 for w in words):
+            raise MazeStateError(f"{what}: not an mt19937 state ({MT19937_WORDS} decimal words)")
+        if any(int(w) >= 2**32 for w in words):
+            raise MazeStateError(f"{what}: mt19937 word out of 32-bit range")
+
 
 @dataclass
 class MazeState:
@@ -169,8 +303,9 @@ class MazeState:
         step: one record of :data:`STEP_DTYPE` (reward, done, cur_time, ...).
         grid_size: the engine's grid size field.
         entities: array of :data:`ENTITY_DTYPE` records; entity 0 is the mouse.
-        middle: opaque bytes between the entities and the grid (background, asset RNG,
-            main_width/height, ...), kept verbatim.
+        movement: one :data:`MOVEMENT_DTYPE` record (background and movement fields).
+        asset_rng: the engine's asset RNG.
+        view: one :data:`VIEW_DTYPE` record (main_width/height, ...).
         world: int32 array (world_dim, world_dim) indexed [y, x], y = 0 at the bottom.
         maze_dim: side of the inner maze (odd); world_dim: side of the world.
     """
@@ -188,7 +323,9 @@ class MazeState:
     step: np.ndarray
     grid_size: int
     entities: np.ndarray
-    middle: bytes
+    movement: np.ndarray
+    asset_rng: RngState
+    view: np.ndarray
     world: np.ndarray
     maze_dim: int
     world_dim: int
@@ -243,7 +380,13 @@ class MazeState:
         entities = np.frombuffer(
             r.take(n_entities * ENTITY_BYTES, "entities"), ENTITY_DTYPE
         ).copy()
-        middle = r.take(r.end - r.pos, "middle fields")
+        movement = np.frombuffer(
+            r.take(MOVEMENT_DTYPE.itemsize, "movement fields"), MOVEMENT_DTYPE
+        ).copy()
+        asset_rng = RngState(r.i32("rng flag"), r.string("asset_rng"))
+        view = np.frombuffer(r.take(VIEW_DTYPE.itemsize, "view fields"), VIEW_DTYPE).copy()
+        if r.pos != r.end:
+            raise MazeStateError(f"{r.end - r.pos} unexpected bytes before the grid")
         state = cls(
             version=version,
             game_name=game_name,
@@ -258,7 +401,9 @@ class MazeState:
             step=step,
             grid_size=grid_size,
             entities=entities,
-            middle=middle,
+            movement=movement,
+            asset_rng=asset_rng,
+            view=view,
             world=world,
             maze_dim=maze_dim,
             world_dim=world_dim,
@@ -286,7 +431,9 @@ class MazeState:
             self.step.astype(STEP_DTYPE).tobytes(),
             struct.pack("<ii", self.grid_size, len(self.entities)),
             self.entities.astype(ENTITY_DTYPE).tobytes(),
-            self.middle,
+            self.movement.astype(MOVEMENT_DTYPE).tobytes(),
+            self.asset_rng.to_bytes(),
+            self.view.astype(VIEW_DTYPE).tobytes(),
             struct.pack("<iii", self.world_dim, self.world_dim, self.world_dim**2),
             self.world.astype("<i4").tobytes(),
             struct.pack("<iiI", self.maze_dim, self.world_dim, MAGIC),
@@ -294,19 +441,57 @@ class MazeState:
         return b"".join(parts)
 
     def validate(self) -> None:
-        """Raise :class:`MazeStateError` unless the state is safe and meaningful."""
+        """Raise :class:`MazeStateError` unless the state is safe and meaningful.
+
+        Checks every field the engine asserts on when it reads a state (version, game
+        name, generated-assets flag, a player entity, RNG text), the fields it uses as
+        asset indices, and the maze's own consistency (cell values, mouse position).
+        """
+        if self.version != SERIALIZE_VERSION:
+            raise MazeStateError(f"unsupported state version {self.version}")
+        if self.game_name != b"maze":
+            raise MazeStateError(f"not a maze state (game_name={self.game_name[:32]!r})")
         if len(self.options) != NUM_OPTIONS:
             raise MazeStateError(f"expected {NUM_OPTIONS} options, got {len(self.options)}")
+        if self.options[USE_GENERATED_ASSETS_OPTION] != 0:
+            raise MazeStateError("use_generated_assets must be 0 for a restorable state")
+        expected_world = {"easy": 15, "hard": 25}.get(self.distribution_mode)
+        if expected_world != self.world_dim:
+            raise MazeStateError(
+                f"distribution mode {self.distribution_mode!r} does not match "
+                f"world_dim {self.world_dim}"
+            )
+        if not self.level_seed_low < self.level_seed_high:
+            raise MazeStateError(
+                f"empty level seed range [{self.level_seed_low}, {self.level_seed_high})"
+            )
+        self.level_seed_rng.validate("level_seed_rng")
+        self.rng.validate("rng")
+        self.asset_rng.validate("asset_rng")
+        if self.grid_step != 1:
+            raise MazeStateError(f"grid_step must be 1 for the maze, got {self.grid_step}")
+        if self.grid_size != self.world_dim**2:
+            raise MazeStateError(f"grid_size {self.grid_size} != world_dim^2")
+        for name, options_value in zip(_OPTION_NAMES, self.options, strict=True):
+            if name != "distribution_mode" and options_value not in (0, 1):
+                raise MazeStateError(f"option {name}={options_value} is not 0 or 1")
+        _check_records(self.step, STEP_DTYPE, STEP_RULES, "step data")
+        _check_records(self.movement, MOVEMENT_DTYPE, MOVEMENT_RULES, "movement fields")
+        _check_records(self.view, VIEW_DTYPE, VIEW_RULES, "view fields")
+        if len(self.entities) != 1:
+            raise MazeStateError(f"expected one entity (the mouse), got {len(self.entities)}")
+        _check_records(self.entities, ENTITY_DTYPE, ENTITY_RULES, "mouse entity")
+        view = self.view[0]
+        if not view["main_width"] == view["main_height"] == self.world_dim:
+            raise MazeStateError("view size does not match world_dim")
+        if view["out_of_bounds_object"] != WALL:
+            raise MazeStateError("out_of_bounds_object must be the wall value")
         if self.world.shape != (self.world_dim, self.world_dim):
             raise MazeStateError(
                 f"world grid shape {self.world.shape} != ({self.world_dim}, {self.world_dim})"
             )
         if not (3 <= self.maze_dim <= self.world_dim and self.maze_dim % 2 == 1):
             raise MazeStateError(f"bad maze_dim {self.maze_dim}")
-        if self.step.shape != (1,) or self.step.dtype != STEP_DTYPE:
-            raise MazeStateError("step data must be one STEP_DTYPE record")
-        if self.entities.ndim != 1 or len(self.entities) < 1:
-            raise MazeStateError("a maze state needs at least the mouse entity")
         bad = ~np.isin(self.world, CELL_VALUES)
         if bad.any():
             y, x = np.argwhere(bad)[0]

@@ -1,0 +1,44 @@
+"""Shared fixtures: real engine states from procgen, made once per session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.state import MazeState
+
+
+def engine_states(mode: str, num: int, seed: int, steps: int = 0) -> list[bytes]:
+    """Raw ``get_state`` bytes of ``num`` mazes after ``steps`` random steps."""
+    env = make_gym3_env(num=num, distribution_mode=mode, rand_seed=seed, num_threads=1)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        env.act(rng.integers(0, 15, num).astype(np.int32))
+        env.observe()
+    states = [env.get_state_of(i) for i in range(num)]
+    env.close()
+    return states
+
+
+@pytest.fixture(scope="session")
+def hard_state_bytes() -> bytes:
+    return engine_states("hard", 1, seed=0)[0]
+
+
+@pytest.fixture
+def hard_state(hard_state_bytes) -> MazeState:
+    return MazeState.from_bytes(hard_state_bytes)
+
+
+def cell_pixels(cell, maze_dim: int, world_dim: int) -> tuple[slice, slice]:
+    """(rows, cols) of the 64x64 frame that lie strictly inside inner cell (x, y)."""
+    margin = (world_dim - maze_dim) // 2
+    wx, wy = cell[0] + margin, cell[1] + margin
+    size = 64 / world_dim
+    col0, col1 = wx * size, (wx + 1) * size
+    row0, row1 = (world_dim - 1 - wy) * size, (world_dim - wy) * size
+    return (
+        slice(int(np.ceil(row0)), int(np.floor(row1))),
+        slice(int(np.ceil(col0)), int(np.floor(col1))),
+    )
