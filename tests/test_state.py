@@ -129,9 +129,11 @@ def test_malformed_bytes_raise(hard_state_bytes, mutate):
         MazeState.from_bytes(mutate(hard_state_bytes))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_random_corruption_never_crashes(hard_state_bytes, data):
+def test_random_corruption_parses_exactly_or_raises(hard_state_bytes, data):
     """Any byte flip either parses to a state that round-trips or raises MazeStateError."""
     raw = bytearray(hard_state_bytes)
     for _ in range(data.draw(st.integers(1, 4))):
