@@ -239,14 +239,33 @@ class MazeVecEnv(gym.vector.VectorEnv):
         return self._mouse - self._margin[:, None]
 
     @property
-    def free_grids(self) -> list[np.ndarray]:
-        """Each env's walkable inner cells, bool (maze_dim, maze_dim) indexed [y, x]."""
+    def cheese_cells(self) -> np.ndarray:
+        """Cheese cells of the running episodes, int (N, 2) of (x, y); (-1, -1) = none."""
         self._require_reset()
-        out = []
-        for i in range(self.num_envs):
-            m, n = self._margin[i] + 1, self._maze_dim[i]
-            out.append(self._free[i, m : m + n, m : m + n].copy())
-        return out
+        return self._cheese.copy()
+
+    @property
+    def maze_dims(self) -> np.ndarray:
+        """Side of each env's inner maze, int (N,)."""
+        self._require_reset()
+        return self._maze_dim.copy()
+
+    @property
+    def maze_versions(self) -> np.ndarray:
+        """Per-env counter bumped whenever a maze starts or is edited, int (N,).
+
+        Agents that cache per-maze work (distance fields) key their caches on it.
+        """
+        self._require_reset()
+        return self._maze_version.copy()
+
+    def free_grid(self, env_index: int) -> np.ndarray:
+        """Env ``env_index``'s walkable inner cells, bool (maze_dim, maze_dim) indexed [y, x]
+        (row 0 at the bottom)."""
+        self._require_reset()
+        i = self._check_index(env_index)
+        m, n = self._margin[i] + 1, self._maze_dim[i]  # +1: the tracking grid has a border
+        return self._free[i, m : m + n, m : m + n].copy()
 
     # ----------------------------------------------------------------- internals
     def _open_engine(self) -> None:
@@ -275,6 +294,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._ep_return = np.zeros(n, dtype=np.float32)
         self._ep_len = np.zeros(n, dtype=np.int64)
         self._top_right_step = np.full(n, -1, dtype=np.int64)
+        self._maze_version = np.zeros(n, dtype=np.int64)
         self._seed_cursor = np.arange(n)
         if self.level_seeds is None:
             for i in range(n):
@@ -323,6 +343,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._track_state(i, state)
 
     def _track_state(self, i: int, state: MazeState) -> None:
+        self._maze_version[i] += 1
         self._free[i] = False
         self._free[i, 1:-1, 1:-1] = state.world != WALL
         m, n = state.margin, state.maze_dim
