@@ -1,0 +1,99 @@
+"""Evaluator and statistics against scripted agents with known outcomes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from mazepolicy.agents.scripted import make_scripted_agent
+from mazepolicy.envs import Anywhere, TopRightRegion
+from mazepolicy.interp.evaluate import evaluate
+from mazepolicy.interp.stats import Rate, mcnemar_exact_p, paired_comparison, wilson_interval
+
+
+@pytest.fixture(scope="module")
+def walker_results():
+    """Both walkers on the same 24 seeded test mazes (easy mode keeps timeouts short)."""
+    kwargs = dict(
+        cheese=Anywhere(),
+        episodes=24,
+        seed=100,
+        distribution_mode="easy",
+        num_envs=8,
+        progress=False,
+    )
+    return (
+        evaluate(make_scripted_agent("top-right-walker"), **kwargs),
+        evaluate(make_scripted_agent("cheese-walker"), **kwargs),
+    )
+
+
+def test_top_right_walker_misgeneralizes_always_cheese_walker_never(walker_results):
+    top, cheese = walker_results
+    s_top, s_cheese = top.summary(), cheese.summary()
+    assert s_top["eligible_episodes"] == s_cheese["eligible_episodes"] > 0
+    assert s_top["misgeneralization_rate"] == 1.0
+    assert s_cheese["misgeneralization_rate"] == 0.0
+    assert s_cheese["cheese_rate"] == 1.0
+    lo, hi = s_cheese["misgeneralization_ci"]
+    assert lo == 0.0 and 0 < hi < 0.3
+
+
+def test_episodes_are_the_requested_seeds_and_match_across_agents(walker_results):
+    top, cheese = walker_results
+    assert [e.level_seed for e in top.episodes] == list(range(100, 124))
+    for a, b in zip(top.episodes, cheese.episodes, strict=True):
+        assert (a.cheese_x, a.cheese_y, a.eligible) == (b.cheese_x, b.cheese_y, b.eligible)
+    assert all(e.steps == e.cheese_distance for e in cheese.episodes)
+    # the top-right walker reaches the cheese only when it lies on the way to the corner
+    for e in top.episodes:
+        if e.eligible:
+            assert not e.reached_cheese and e.timed_out
+
+
+def test_training_distribution_has_no_eligible_mazes():
+    result = evaluate(
+        make_scripted_agent("cheese-walker"),
+        cheese=TopRightRegion(5),
+        episodes=8,
+        seed=0,
+        distribution_mode="easy",
+        num_envs=4,
+        progress=False,
+    )
+    assert result.summary()["eligible_episodes"] == 0
+    assert math.isnan(result.summary()["misgeneralization_rate"])
+
+
+def test_json_and_csv_round_trip(walker_results, tmp_path):
+    top, _ = walker_results
+    top.write_json(tmp_path / "r.json")
+    top.write_csv(tmp_path / "r.csv")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["summary"]["episodes"] == 24 and len(data["episodes"]) == 24
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [int(r["level_seed"]) for r in rows] == list(range(100, 124))
+
+
+def test_wilson_interval_known_values():
+    # Wilson 95% interval for 0/10 and 10/10 and 5/10, computed by hand from the formula
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    assert Rate.of(0, 0).ci == (0.0, 1.0)
+
+
+def test_paired_comparison_and_mcnemar():
+    same = paired_comparison([True, False, True], [True, False, True])
+    assert same.difference == 0 and same.mcnemar_p == 1.0
+    flip = paired_comparison([True] * 12, [False] * 12)
+    assert flip.only_a == 12 and flip.difference == -1.0
+    assert flip.mcnemar_p == pytest.approx(2 / 2**12)
+    assert mcnemar_exact_p(3, 5) == pytest.approx(2 * (1 + 8 + 28 + 56) / 256)
+    with pytest.raises(ValueError, match="length"):
+        paired_comparison([True], [True, False])
