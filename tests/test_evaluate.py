@@ -38,8 +38,9 @@ def test_top_right_walker_misgeneralizes_always_cheese_walker_never(walker_resul
     assert s_top["misgeneralization_rate"] == 1.0
     assert s_cheese["misgeneralization_rate"] == 0.0
     assert s_cheese["cheese_rate"] == 1.0
-    lo, hi = s_cheese["misgeneralization_ci"]
-    assert lo == 0.0 and 0 < hi < 0.3
+    assert tuple(s_cheese["misgeneralization_ci"]) == wilson_interval(
+        0, s_cheese["eligible_episodes"]
+    )
 
 
 def test_episodes_are_the_requested_seeds_and_match_across_agents(walker_results):
