@@ -1,0 +1,159 @@
+"""IMPALA-style CNN policy with named hook points, as in the maze-steering research.
+
+The architecture and parameter names follow the research code (train-procgen-pytorch,
+as used by Langosco et al. 2022 and Mini et al. 2023), so its ``state_dict`` keys are
+the same and research checkpoints load directly. Every intermediate activation passes
+through a :class:`~mazepolicy.agents.hooks.HookPoint` named after its module path, e.g.
+``embedder.block2.res1.resadd_out``.
+
+Input: uint8 frames (N, 64, 64, 3) as the env gives them, scaled to [0, 1] inside.
+
+Example:
+    >>> import torch
+    >>> policy = ImpalaPolicy(scale=1)
+    >>> logits, value = policy(torch.zeros(2, 64, 64, 3, dtype=torch.uint8))
+    >>> tuple(logits.shape), tuple(value.shape)
+    ((2, 15), (2,))
+    >>> policy.hook_names()["embedder.block2.res1.resadd_out"]
+    (32, 16, 16)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+from mazepolicy.agents.hooks import HookedModule, HookPoint
+
+
+class ResidualBlock(nn.Module):
+    """x + conv2(relu(conv1(relu(x)))), with a hook after every operation."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.relu1_out = HookPoint()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1_out = HookPoint()
+        self.relu2_out = HookPoint()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2_out = HookPoint()
+        self.resadd_out = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
+        out = self.relu1_out(torch.relu(x))
+        out = self.conv1_out(self.conv1(out))
+        out = self.relu2_out(torch.relu(out))
+        out = self.conv2_out(self.conv2(out))
+        return self.resadd_out(out + x)
+
+
+class ImpalaBlock(nn.Module):
+    """conv3x3 -> maxpool(3, stride 2) -> two residual blocks; halves H and W."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.conv_out = HookPoint()
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool_out = HookPoint()
+        self.res1 = ResidualBlock(out_channels)
+        self.res2 = ResidualBlock(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, Cin, H, W) -> (N, Cout, H/2, W/2)
+        x = self.conv_out(self.conv(x))
+        x = self.maxpool_out(self.maxpool(x))
+        return self.res2(self.res1(x))
+
+
+class ImpalaEmbedder(nn.Module):
+    """Three IMPALA blocks (16, 32, 32 channels times ``scale``), relu, fc to 256, relu."""
+
+    def __init__(self, scale: int = 1, in_channels: int = 3):
+        super().__init__()
+        self.block1 = ImpalaBlock(in_channels, 16 * scale)
+        self.block2 = ImpalaBlock(16 * scale, 32 * scale)
+        self.block3 = ImpalaBlock(32 * scale, 32 * scale)
+        self.relu3_out = HookPoint()
+        self.flatten_out = HookPoint()
+        self.fc = nn.Linear(32 * scale * 8 * 8, 256)
+        self.fc_out = HookPoint()
+        self.relufc_out = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 3, 64, 64) -> (N, 256)
+        x = self.block3(self.block2(self.block1(x)))  # (N, 32*scale, 8, 8)
+        x = self.relu3_out(torch.relu(x))
+        x = self.flatten_out(torch.flatten(x, start_dim=1))  # NCHW order, as the research
+        x = self.fc_out(self.fc(x))
+        return self.relufc_out(torch.relu(x))
+
+
+class ImpalaPolicy(HookedModule):
+    """Actor-critic IMPALA network: 15 action logits and a value per frame.
+
+    Args:
+        scale: width multiplier (1 -> 16/32/32 channels, 4 -> 64/128/128 as in the
+            research's maze policies).
+        num_actions: size of the action space (15 for Procgen).
+    """
+
+    def __init__(self, scale: int = 1, num_actions: int = 15):
+        super().__init__()
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        self.scale = int(scale)
+        self.num_actions = int(num_actions)
+        self.embedder = ImpalaEmbedder(self.scale)
+        self.fc_policy = nn.Linear(256, self.num_actions)
+        self.fc_policy_out = HookPoint()
+        self.fc_value = nn.Linear(256, 1)
+        self.fc_value_out = HookPoint()
+        self.reset_parameters()
+        self.setup_hooks()
+
+    def reset_parameters(self) -> None:
+        """Orthogonal init: gain sqrt(2) for the body, 0.01 policy head, 1 value head;
+        zero biases (the usual PPO initialisation)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.orthogonal_(module.weight, gain=math.sqrt(2))
+                nn.init.zeros_(module.bias)
+        nn.init.orthogonal_(self.fc_policy.weight, gain=0.01)
+        nn.init.orthogonal_(self.fc_value.weight, gain=1.0)
+
+    @staticmethod
+    def preprocess(obs: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 64, 64, 3) NHWC -> float (N, 3, 64, 64) in [0, 1]."""
+        if obs.ndim != 4 or obs.shape[-1] != 3:
+            raise ValueError(f"expected frames of shape (N, 64, 64, 3), got {tuple(obs.shape)}")
+        if obs.dtype != torch.uint8:
+            raise TypeError(f"expected uint8 frames, got {obs.dtype}")
+        return obs.permute(0, 3, 1, 2).float().div_(255.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (N, 64, 64, 3) -> (logits (N, A), value (N,))."""
+        hidden = self.embedder(self.preprocess(obs))  # (N, 256)
+        logits = self.fc_policy_out(self.fc_policy(hidden))  # (N, A)
+        value = self.fc_value_out(self.fc_value(hidden))  # (N, 1)
+        return logits, value.squeeze(-1)
+
+    def distribution(self, obs: torch.Tensor) -> Categorical:
+        """The action distribution for uint8 frames (N, 64, 64, 3)."""
+        return Categorical(logits=self(obs)[0])
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, greedy: bool = False, generator=None) -> np.ndarray:
+        """Actions (N,) for numpy uint8 frames (N, 64, 64, 3); sampled unless ``greedy``."""
+        device = next(self.parameters()).device
+        logits, _ = self(torch.as_tensor(obs, device=device))
+        if greedy:
+            return logits.argmax(dim=-1).cpu().numpy()
+        probs = torch.softmax(logits.float(), dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1).cpu().numpy()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (64, 64, 3)
