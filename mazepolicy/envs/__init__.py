@@ -20,8 +20,12 @@ from mazepolicy.envs.cheese import (
     TopRightRegion,
     placement_from_spec,
 )
+from mazepolicy.envs.registration import register_envs
 from mazepolicy.envs.state import CHEESE, FREE, WALL, Cell, MazeState, MazeStateError
+from mazepolicy.envs.variants import EnvVariant, list_variants, load_variant
 from mazepolicy.envs.vec_env import MazeVecEnv
+
+register_envs()
 
 __all__ = [
     "ACTION_DELTAS",
@@ -36,6 +40,7 @@ __all__ = [
     "WALL",
     "Anywhere",
     "Cell",
+    "EnvVariant",
     "CheesePlacement",
     "FixedCell",
     "MazeState",
@@ -43,5 +48,7 @@ __all__ = [
     "MazeVecEnv",
     "NoCheese",
     "TopRightRegion",
+    "list_variants",
+    "load_variant",
     "placement_from_spec",
 ]

@@ -46,6 +46,7 @@ from mazepolicy.envs.procgen_backend import make_gym3_env
 from mazepolicy.envs.state import WALL, Cell, MazeState
 
 EPISODE_STEPS = 500  # the engine's timeout
+RUNNING_KEYS = ("level_seed", "maze_dim", "cheese_cell", "mouse_cell", "episode_step")
 OUTCOME_KEYS = (
     "reached_cheese",
     "reached_top_right",
