@@ -268,6 +268,49 @@ class MazeVecEnv(gym.vector.VectorEnv):
         m, n = self._margin[i] + 1, self._maze_dim[i]  # +1: the tracking grid has a border
         return self._free[i, m : m + n, m : m + n].copy()
 
+    def snapshot(self) -> dict:
+        """Everything needed to continue exactly from here: every env's engine state
+        (which holds the level RNGs) plus the episode bookkeeping. See :meth:`restore`.
+
+        Returns a dict of numpy arrays: ``states`` (uint8, all states concatenated),
+        ``state_lengths``, ``episode_return``, ``top_right_step``, ``seed_cursor``.
+        """
+        self._require_reset()
+        states = [self._gym3.get_state_of(i) for i in range(self.num_envs)]
+        return {
+            "states": np.frombuffer(b"".join(states), dtype=np.uint8).copy(),
+            "state_lengths": np.array([len(s) for s in states], dtype=np.int64),
+            "episode_return": self._ep_return.copy(),
+            "top_right_step": self._top_right_step.copy(),
+            "seed_cursor": self._seed_cursor.copy(),
+        }
+
+    def restore(self, snapshot: dict) -> np.ndarray:
+        """Continue from a :meth:`snapshot` of an env with the same settings and
+        ``num_envs``; returns the current frames (N, 64, 64, 3)."""
+        lengths = np.asarray(snapshot["state_lengths"])
+        if lengths.shape != (self.num_envs,):
+            raise ValueError(
+                f"snapshot holds {lengths.shape[0]} envs, this env has {self.num_envs}"
+            )
+        blob = np.asarray(snapshot["states"], dtype=np.uint8).tobytes()
+        if int(lengths.sum()) != len(blob):
+            raise ValueError("snapshot state lengths do not add up to its state bytes")
+        if self._gym3 is None:
+            self._open_engine()
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        states = [MazeState.from_bytes(blob[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+        for i, state in enumerate(states):
+            self._write_state(i, state)
+            self._track_state(i, state)
+            self._ep_len[i] = state.cur_time
+        self._ep_return[:] = snapshot["episode_return"]
+        self._top_right_step[:] = snapshot["top_right_step"]
+        self._seed_cursor[:] = snapshot["seed_cursor"]
+        self._has_reset = True
+        self._obs = self._gym3.observe()[1]["rgb"]
+        return self._obs.copy()
+
     # ----------------------------------------------------------------- internals
     def _open_engine(self) -> None:
         self.close()

@@ -1,0 +1,42 @@
+"""``mazepolicy train``: PPO on a maze variant, with checkpoints, resume, logs and evals.
+
+Example:
+    mazepolicy train --env maze-topright-5 --agent ppo-impala --total-steps 80000000 \\
+        --out runs/topright5 [--resume] [--set lr=3e-4 num_envs=512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", default="ppo-impala",
+                        help="recipe name in agents/ or a TOML path (default: ppo-impala)")
+    parser.add_argument("--env", help="training variant (default: the recipe's)")
+    parser.add_argument("--total-steps", type=int, help="env steps to train for")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run directory's latest checkpoint")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override any recipe field, e.g. --set lr=3e-4 bf16=true")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.ppo_config import load_recipe
+    from mazepolicy.agents.trainer import Trainer
+
+    config = load_recipe(args.agent)
+    flags = {"env": args.env, "total_steps": args.total_steps, "seed": args.seed,
+             "device": args.device}
+    config = config.replace(**{k: v for k, v in flags.items() if v is not None})
+    config = config.with_overrides(args.set)
+    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
+    summary = trainer.train()
+    if trainer.rank == 0:
+        print(json.dumps({k: summary[k] for k in ("global_step", "sps", "train_seconds")}))
+    return 0
