@@ -299,7 +299,8 @@ class MazeVecEnv(gym.vector.VectorEnv):
         if self._gym3 is None:
             self._open_engine()
         offsets = np.concatenate([[0], np.cumsum(lengths)])
-        states = [MazeState.from_bytes(blob[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+        bounds = zip(offsets[:-1], offsets[1:], strict=True)
+        states = [MazeState.from_bytes(blob[a:b]) for a, b in bounds]
         for i, state in enumerate(states):
             self._write_state(i, state)
             self._track_state(i, state)

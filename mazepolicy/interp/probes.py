@@ -1,0 +1,107 @@
+"""What a policy does at chosen cells: action probabilities, decision-square statistics
+and vector fields, all computed from frames rendered by the engine.
+
+Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
+
+Example:
+    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.envs import Anywhere
+    >>> from mazepolicy.envs.levels import level_states
+    >>> rows = decision_square_stats(ImpalaPolicy(), level_states(range(4), Anywhere()))
+    >>> all(0 <= r["p_cheese"] <= 1 for r in rows)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from mazepolicy.envs.actions import ACTION_DELTAS
+from mazepolicy.envs.frames import render_states
+from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path
+from mazepolicy.envs.state import Cell, MazeState
+
+_DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
+
+
+def action_probabilities(policy, states: Sequence[MazeState], batch: int = 256) -> np.ndarray:
+    """Action probabilities (len(states), 15) of ``policy`` on each state's frame.
+
+    Hooks active on the policy (steering) apply.
+    """
+    device = next(policy.parameters()).device
+    out = []
+    frames = render_states(states)
+    with torch.no_grad():
+        for start in range(0, len(frames), batch):
+            logits, _ = policy(torch.as_tensor(frames[start : start + batch], device=device))
+            out.append(torch.softmax(logits.float(), -1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 15))
+
+
+def move_probability(probs: np.ndarray, delta: tuple[int, int]) -> np.ndarray:
+    """Total probability (N,) of the actions that move by ``delta`` = (dx, dy)."""
+    mask = (_DELTAS == np.array(delta)).all(axis=1)
+    return probs[:, mask].sum(axis=1)
+
+
+def with_mouse(state: MazeState, cell: Cell) -> MazeState:
+    """A copy of ``state`` with the mouse at ``cell`` = (x, y), clock restarted."""
+    out = state.copy()
+    out.set_mouse(cell)
+    out.cur_time = 0
+    return out
+
+
+def decision_square_stats(policy, states: Sequence[MazeState]) -> list[dict]:
+    """Per maze with a decision square: the mouse is put there and P(toward cheese),
+    P(toward top-right) are the probabilities of the moves onto the next cell of the
+    shortest path to the cheese and to the top-right corner.
+
+    Mazes whose paths to the cheese and to the corner do not diverge are skipped.
+    """
+    probes, rows = [], []
+    for state in states:
+        free, cheese = state.free, state.cheese_cell
+        if cheese is None:
+            continue
+        square = decision_square(free, cheese)
+        if square is None:
+            continue
+        n = state.maze_dim
+        to_cheese = shortest_path(free, square, cheese)[1]
+        to_corner = shortest_path(free, square, (n - 1, n - 1))[1]
+        probes.append(with_mouse(state, square))
+        rows.append({"level_seed": state.level_seed, "decision_square": square,
+                     "cheese_step": to_cheese, "top_right_step": to_corner})
+    probs = action_probabilities(policy, probes)
+    for row, p in zip(rows, probs, strict=True):
+        sq = row["decision_square"]
+        for key, target in (("p_cheese", row["cheese_step"]), ("p_top_right",
+                                                                row["top_right_step"])):
+            delta = (target[0] - sq[0], target[1] - sq[1])
+            row[key] = float(move_probability(p[None], delta)[0])
+    return rows
+
+
+def median_probabilities(rows: list[dict]) -> dict:
+    """Medians of P(cheese) and P(top-right) over :func:`decision_square_stats` rows."""
+    if not rows:
+        return {"mazes": 0, "median_p_cheese": float("nan"), "median_p_top_right": float("nan")}
+    return {
+        "mazes": len(rows),
+        "median_p_cheese": float(np.median([r["p_cheese"] for r in rows])),
+        "median_p_top_right": float(np.median([r["p_top_right"] for r in rows])),
+    }
+
+
+def vector_field(policy, state: MazeState) -> dict[Cell, tuple[float, float]]:
+    """The policy's expected move (dx, dy) with the mouse at each free cell (the cheese
+    cell excluded): sum over actions of P(action) * displacement of the action."""
+    cells = [c for c in free_cells(state.free) if c != state.cheese_cell]
+    probs = action_probabilities(policy, [with_mouse(state, c) for c in cells])
+    moves = probs @ _DELTAS  # (cells, 2)
+    return {c: (float(m[0]), float(m[1])) for c, m in zip(cells, moves, strict=True)}

@@ -1,0 +1,182 @@
+"""Steering vectors, channel interventions and probes against hand computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mazepolicy.agents.impala import ImpalaPolicy
+from mazepolicy.envs import LEFT, RIGHT, UP, Anywhere
+from mazepolicy.envs.frames import render_states
+from mazepolicy.envs.levels import level_states
+from mazepolicy.envs.state import FREE
+from mazepolicy.interp.channels import cell_position, channel_hook, retarget_hook
+from mazepolicy.interp.probes import decision_square_stats, vector_field
+from mazepolicy.interp.vectors import (
+    SteeringVector,
+    cheese_vector,
+    steering,
+    top_right_vector,
+    with_top_right_corridor,
+)
+from tests.conftest import cell_pixels
+
+LAYER = "embedder.block2.res1.resadd_out"
+
+
+@pytest.fixture(scope="module")
+def policy():
+    torch.manual_seed(0)
+    return ImpalaPolicy().eval()
+
+
+@pytest.fixture(scope="module")
+def states():
+    return level_states(range(6), cheese=Anywhere())
+
+
+def test_cheese_vector_equals_manual_difference(policy, states):
+    vec = cheese_vector(policy, states[:3], LAYER)
+    with_cheese = [s.copy() for s in states[:3]]
+    without = [s.copy() for s in states[:3]]
+    for s in without:
+        s.set_cheese(None)
+    obs_a = torch.as_tensor(render_states(with_cheese))
+    obs_b = torch.as_tensor(render_states(without))
+    _, _, cache_a = policy.run_with_cache(obs_a, [LAYER])
+    _, _, cache_b = policy.run_with_cache(obs_b, [LAYER])
+    manual = (cache_a[LAYER] - cache_b[LAYER]).mean(0)
+    assert torch.equal(vec.tensor, manual)
+    assert vec.metadata == {"kind": "cheese", "level_seeds": [0, 1, 2]}
+
+
+def test_coefficient_zero_is_bitwise_identity(policy, states):
+    vec = cheese_vector(policy, states[:1], LAYER)
+    obs = torch.as_tensor(render_states(states))
+    base, _ = policy(obs)
+    with steering(policy, [(vec, 0.0)]):
+        steered, _ = policy(obs)
+    assert torch.equal(base, steered)
+    with steering(policy, [(vec, -1.0)]):
+        moved, _ = policy(obs)
+    assert not torch.equal(base, moved)
+    assert torch.equal(policy(obs)[0], base)  # hooks removed
+
+
+def test_steering_adds_coeff_times_vector_and_composes(policy, states):
+    a = SteeringVector(LAYER, torch.randn(32, 16, 16))
+    b = SteeringVector(LAYER, torch.randn(32, 16, 16))
+    obs = torch.as_tensor(render_states(states[:2]))
+    _, _, base = policy.run_with_cache(obs, [LAYER])
+    with steering(policy, [(a, 2.0), (b, -0.5)]):
+        _, _, cache = policy.run_with_cache(obs, ["embedder.block2.res2.relu1_out"])
+    expected = torch.relu(base[LAYER] + 2.0 * a.tensor - 0.5 * b.tensor)
+    torch.testing.assert_close(cache["embedder.block2.res2.relu1_out"], expected)
+    bad = SteeringVector(LAYER, torch.randn(3))
+    with pytest.raises(ValueError, match="does not fit"):
+        with steering(policy, [(bad, 1.0)]):
+            policy(obs)
+
+
+def test_planted_direction_flips_action_as_computed_by_hand():
+    """fc_policy reads one direction d of the 256-d hidden layer: RIGHT gets +d.h, LEFT -d.h.
+    Adding k*d raises RIGHT's logit by k|d|^2 and lowers LEFT's by as much."""
+    policy = ImpalaPolicy().eval()
+    d = torch.zeros(256)
+    d[:8] = 1.0
+    with torch.no_grad():
+        policy.fc_policy.weight.zero_()
+        policy.fc_policy.bias.zero_()
+        policy.fc_policy.weight[RIGHT] = d
+        policy.fc_policy.weight[LEFT] = -d
+    obs = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
+    _, _, cache = policy.run_with_cache(obs, ["embedder.relufc_out"])
+    h = cache["embedder.relufc_out"][0]
+    vec = SteeringVector("embedder.relufc_out", d)
+    for coeff, action in ((5.0, RIGHT), (-5.0, LEFT)):
+        with steering(policy, [(vec, coeff)]):
+            logits, _ = policy(obs)
+        expected = torch.zeros(15)
+        expected[RIGHT] = d @ (h + coeff * d)
+        expected[LEFT] = -(d @ (h + coeff * d))
+        torch.testing.assert_close(logits[0], expected)
+        assert int(logits.argmax()) == action
+
+
+def test_top_right_corridor_and_vector(policy, states):
+    state = next(s for s in states if s.margin > 0)
+    opened = with_top_right_corridor(state)
+    cx, cy = opened.to_world((state.maze_dim - 1, state.maze_dim - 1))
+    top = state.world_dim - 1
+    assert (opened.world[cy + 1 :, cx] == FREE).all()
+    assert (opened.world[top, cx:] == FREE).all()
+    changed = np.argwhere(opened.world != state.world)
+    assert len(changed) == (top - cy) + (top - cx)
+    vec = top_right_vector(policy, [state], LAYER)
+    assert vec.tensor.shape == (32, 16, 16) and vec.metadata["kind"] == "top_right"
+    full = next(s for s in level_states(range(60), cheese=Anywhere()) if s.margin == 0)
+    with pytest.raises(ValueError, match="no padding"):
+        with_top_right_corridor(full)
+
+
+def test_vector_save_load_round_trip(tmp_path, policy, states):
+    vec = cheese_vector(policy, states[:2], LAYER)
+    vec.save(tmp_path / "cheese.safetensors")
+    loaded = SteeringVector.load(tmp_path / "cheese.safetensors")
+    assert loaded.layer == LAYER and torch.equal(loaded.tensor, vec.tensor)
+    assert loaded.metadata == vec.metadata
+    (tmp_path / "cheese.safetensors").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="cannot load"):
+        SteeringVector.load(tmp_path / "cheese.safetensors")
+
+
+def test_cell_position_lies_under_the_cells_pixels(states):
+    for state in states:
+        for cell in [(0, 0), (state.maze_dim - 1, state.maze_dim - 1), state.cheese_cell]:
+            rows, cols = cell_pixels(cell, state.maze_dim, state.world_dim)
+            row, col = cell_position(cell, state.maze_dim, state.world_dim, size=64)
+            assert rows.start - 1 <= row <= rows.stop and cols.start - 1 <= col <= cols.stop
+    with pytest.raises(ValueError, match="outside"):
+        cell_position((9, 9), maze_dim=5, world_dim=15, size=16)
+
+
+def test_channel_hooks_edit_only_the_chosen_entries(policy, states):
+    obs = torch.as_tensor(render_states(states[:2]))
+    _, _, base = policy.run_with_cache(obs, [LAYER])
+    hook = retarget_hook(5, (2, 2), states[0].maze_dim, states[0].world_dim, 16, value=7.0)
+    with policy.hooks({LAYER: hook}):
+        _, _, cache = policy.run_with_cache(obs, [LAYER])
+    row, col = cell_position((2, 2), states[0].maze_dim, states[0].world_dim, 16)
+    diff = cache[LAYER] != base[LAYER]
+    assert (cache[LAYER][:, 5, row, col] == 7.0).all()
+    assert diff.sum() <= 2 and not diff[:, :5].any() and not diff[:, 6:].any()
+    clamp = channel_hook([1, 2], None, 0.0, mode="clamp_max")
+    out = clamp(base[LAYER])
+    assert (out[:, 1:3] <= 0).all() and torch.equal(out[:, 3:], base[LAYER][:, 3:])
+
+
+class AlwaysUp(nn.Module):
+    """A stand-in policy that puts all probability on UP."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, obs):
+        logits = torch.full((obs.shape[0], 15), -1e4)
+        logits[:, UP] = 0.0
+        return logits, torch.zeros(obs.shape[0])
+
+
+def test_decision_square_stats_and_vector_field_with_known_policy(states):
+    rows = decision_square_stats(AlwaysUp(), states)
+    assert rows
+    for r in rows:
+        sq, nxt = r["decision_square"], r["cheese_step"]
+        assert r["p_cheese"] == pytest.approx(float(nxt == (sq[0], sq[1] + 1)))
+        assert r["p_cheese"] + r["p_top_right"] <= 1.0 + 1e-6
+    field = vector_field(AlwaysUp(), states[0])
+    assert all(move == pytest.approx((0.0, 1.0)) for move in field.values())
+    assert states[0].cheese_cell not in field
