@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import imageio.v2
 import imageio.v3 as iio
 import matplotlib
 import numpy as np
@@ -26,6 +25,8 @@ from mazepolicy.envs.render import (
     upscale_frame,
 )
 from mazepolicy.envs.state import MazeState
+from mazepolicy.envs.vec_env import MazeVecEnv
+from tests.conftest import cell_pixels
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
@@ -86,7 +87,7 @@ def test_draw_maze_artists_and_orientation():
         paths=[(path, "tab:green", "to cheese"), ([(1, 0)], "k", None)],
         ax=ax,
         title="tiny",
-        decision=(1, 0),
+        decision_square=(1, 0),
         arrows={(1, 1): (1.0, 0.0), (2, 0): (0.0, 1.0)},
         cell_text={(1, 0): "0.5"},
     )
@@ -121,7 +122,7 @@ def test_draw_maze_minimal_and_errors():
         ({"paths": [([(0, 0), (9, 0)], "r", "p")]}, r"paths\[0\] cell"),
         ({"arrows": {(-1, 0): (1, 0)}}, "arrows cell"),
         ({"cell_text": {(3, 1): "x"}}, "cell_text cell"),
-        ({"decision": "here"}, "decision"),
+        ({"decision_square": "here"}, "decision_square"),
     ]:
         fig, ax = plt.subplots()
         with pytest.raises(ValueError, match=what):
@@ -153,7 +154,7 @@ def test_pixel_cells_are_disjoint_and_inside_their_cells(world_dim):
             owner = np.full((frame_px, frame_px), -1)
             for y in range(maze_dim):
                 for x in range(maze_dim):
-                    rows, cols = pixel_cell(x, y, maze_dim, world_dim, frame_px)
+                    rows, cols = pixel_cell((x, y), maze_dim, world_dim, frame_px)
                     assert rows.stop - rows.start >= 1 and cols.stop - cols.start >= 1
                     assert (owner[rows, cols] == -1).all()
                     owner[rows, cols] = y * maze_dim + x
@@ -171,11 +172,13 @@ def test_pixel_cells_are_disjoint_and_inside_their_cells(world_dim):
 
 def test_pixel_cell_errors():
     with pytest.raises(ValueError, match=r"cell \(25, 0\) is outside"):
-        pixel_cell(25, 0, 25, 25)
+        pixel_cell((25, 0), 25, 25)
     with pytest.raises(ValueError, match="maze_dim"):
-        pixel_cell(0, 0, 27, 25)
+        pixel_cell((0, 0), 27, 25)
     with pytest.raises(ValueError, match="2 px"):
-        pixel_cell(0, 0, 15, 15, frame_px=16)
+        pixel_cell((0, 0), 15, 15, frame_px=16)
+    with pytest.raises(ValueError, match="pair of ints"):
+        pixel_cell(3, 15, 15)
 
 
 @pytest.mark.parametrize("mode", ["easy", "hard"])
@@ -192,7 +195,7 @@ def test_pixel_cell_matches_real_engine_frames(mode):
             colours: dict[tuple[int, int], set] = {}
             for y in range(n):
                 for x in range(n):
-                    rows, cols = pixel_cell(x, y, n, world, frame_px)
+                    rows, cols = pixel_cell((x, y), n, world, frame_px)
                     colours[x, y] = {tuple(c) for c in image[rows, cols].reshape(-1, 3)}
             walls = set().union(*(c for (x, y), c in colours.items() if not state.free[y, x]))
             free = set().union(*(c for (x, y), c in colours.items() if state.free[y, x]))
@@ -200,6 +203,29 @@ def test_pixel_cell_matches_real_engine_frames(mode):
             assert state.mouse_cell == (0, 0)
             assert not colours[0, 0] & walls
             assert not colours[state.cheese_cell] & walls
+
+
+@pytest.mark.parametrize("mode", ["easy", "hard"])
+def test_pixel_cell_sees_the_cheese_disappear(mode):
+    """Removing the cheese changes pixels of the cheese cell only (and agrees with the
+    tests' own ``cell_pixels``); the other cells' pixels stay the same."""
+    env = MazeVecEnv(num_envs=4, distribution_mode=mode, seed=5, num_threads=1)
+    before, _ = env.reset()
+    for i in range(env.num_envs):
+        state = env.get_state(i)
+        n, world, cheese = state.maze_dim, state.world_dim, state.cheese_cell
+        after = env.set_cheese(i, None)
+        changed = np.zeros((64, 64), dtype=bool)
+        for y in range(n):
+            for x in range(n):
+                rows, cols = pixel_cell((x, y), n, world)
+                assert (rows, cols) == cell_pixels((x, y), n, world)
+                changed[rows, cols] = (before[i][rows, cols] != after[rows, cols]).any(-1)
+        rows, cols = pixel_cell(cheese, n, world)
+        assert changed[rows, cols].any(), (mode, i, cheese)
+        changed[rows, cols] = False
+        assert not changed.any(), (mode, i, cheese)
+    env.close()
 
 
 def test_pixel_cell_would_catch_boundary_pixels():
@@ -276,5 +302,13 @@ def ffmpeg_available() -> bool:
 def test_video_round_trip(tmp_path):
     frames = [upscale_frame(f, 2) for f in walk_frames(6)]
     out = save_video(frames, tmp_path / "walk.mp4", fps=10)
-    assert len(imageio.v2.mimread(out, format="FFMPEG")) == 6
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(out))
+    try:
+        meta = next(reader)
+        assert meta["size"] == (96, 96) and meta["fps"] == 10
+        assert sum(1 for _ in reader) == 6
+    finally:
+        reader.close()  # stops ffmpeg
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.mp4"]

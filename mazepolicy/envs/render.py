@@ -71,11 +71,11 @@ def draw_maze(
     mouse: Cell | None = None,
     cheese: Cell | None = None,
     paths: Sequence[tuple[Sequence[Cell], str, str | None]] | None = None,
+    decision_square: Cell | None = None,
+    arrows: Mapping[Cell, tuple[float, float]] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
     *,
-    decision: Cell | None = None,
-    arrows: Mapping[Cell, tuple[float, float]] | None = None,
     cell_text: Mapping[Cell, str] | None = None,
     mark_corner: bool = True,
     arrow_scale: float = 0.45,
@@ -85,13 +85,13 @@ def draw_maze(
     Data coordinates are cell coordinates: cell (x, y) ((0, 0) the bottom-left start,
     y up) is the unit square centred on (x, y), so more artists can be added directly.
     Walls are dark and free cells light; the mouse is a blue disc, the cheese a yellow
-    square, the top-right corner (n-1, n-1) a red outline (``mark_corner``), ``decision``
-    a purple diamond. ``paths`` are ``(cells, color, label)`` polylines through cell
-    centres (label None for no legend entry; a legend is drawn when any path has a
-    label). ``arrows`` maps cells to (dx, dy) vectors (x right, y up) drawn from the
-    cell centres, a unit vector ``arrow_scale`` cells long, e.g. a policy's mean move;
-    ``cell_text`` writes a string at the centre of each cell given. Every cell must lie
-    inside the grid (``ValueError`` naming it otherwise); walls are allowed.
+    square, the top-right corner (n-1, n-1) a red outline (``mark_corner``),
+    ``decision_square`` a purple diamond. ``paths`` are ``(cells, color, label)``
+    polylines through cell centres (label None for no legend entry; a legend is drawn
+    when any path has a label). ``arrows`` maps cells to (dx, dy) vectors (x right,
+    y up) drawn from the cell centres, a unit vector ``arrow_scale`` cells long, e.g. a
+    policy's mean move; ``cell_text`` writes a string at the centre of each cell given.
+    Every cell must lie inside the grid (``ValueError`` naming it otherwise); walls are allowed.
 
     Example:
         >>> import matplotlib
@@ -131,8 +131,8 @@ def draw_maze(
                 label="top-right corner",
             )
         )
-    if decision is not None:
-        x, y = _in_maze(grid, decision, "decision")
+    if decision_square is not None:
+        x, y = _in_maze(grid, decision_square, "decision_square")
         ax.add_patch(
             patches.RegularPolygon(
                 (x, y),
@@ -243,10 +243,10 @@ def upscale_frame(obs: np.ndarray, factor: int) -> np.ndarray:
 
 
 def pixel_cell(
-    x: int, y: int, maze_dim: int, world_dim: int, frame_px: int = 64
+    cell: Cell, maze_dim: int, world_dim: int, frame_px: int = 64
 ) -> tuple[slice, slice]:
     """(row_slice, col_slice) of the engine frame's pixels lying wholly inside inner cell
-    (x, y) ((0, 0) the bottom-left start cell, y up).
+    ``cell`` = (x, y) ((0, 0) the bottom-left start cell, y up, (n-1, n-1) the top-right).
 
     The maze sits at ``margin = (world_dim - maze_dim) // 2``; world cell (wx, wy) =
     (x + margin, y + margin) spans columns ``wx * frame_px / world_dim`` to
@@ -258,15 +258,19 @@ def pixel_cell(
     cells narrower than 2 px.
 
     Example:
-        >>> pixel_cell(0, 0, maze_dim=25, world_dim=25)  # bottom-left: rows 61.44..64
+        >>> pixel_cell((0, 0), maze_dim=25, world_dim=25)  # bottom-left: rows 61.44..64
         (slice(62, 64, None), slice(0, 2, None))
-        >>> pixel_cell(0, 0, maze_dim=13, world_dim=15)  # margin 1: cols 4.27..8.53
+        >>> pixel_cell((0, 0), maze_dim=13, world_dim=15)  # margin 1: cols 4.27..8.53
         (slice(56, 59, None), slice(5, 8, None))
     """
     if not 1 <= maze_dim <= world_dim:
         raise ValueError(f"need 1 <= maze_dim <= world_dim, got {maze_dim} and {world_dim}")
     if frame_px < 2 * world_dim:
         raise ValueError(f"frame_px {frame_px} gives cells under 2 px for world_dim {world_dim}")
+    try:
+        x, y = (int(v) for v in cell)
+    except (TypeError, ValueError):
+        raise ValueError(f"cell must be an (x, y) pair of ints, got {cell!r}") from None
     if not (0 <= x < maze_dim and 0 <= y < maze_dim):
         raise ValueError(f"cell {(x, y)} is outside the {maze_dim}x{maze_dim} maze")
     margin = (world_dim - maze_dim) // 2
@@ -341,9 +345,10 @@ def save_video(
     frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 10
 ) -> Path:
     """Write uint8 (H, W, 3) frames as an H.264 mp4 at ``path``, atomically; returns the
-    path. Needs the ``imageio-ffmpeg`` package and its ffmpeg binary; ``RuntimeError``
-    saying so when they are missing (:func:`save_gif` needs neither). Frames whose sides
-    are not multiples of 16 are resized by imageio (it warns).
+    path. Needs the ``imageio-ffmpeg`` package (its ``write_frames`` and ffmpeg binary);
+    ``RuntimeError`` saying so when it cannot be imported or finds no binary
+    (:func:`save_gif` needs neither). Frames whose sides are not multiples of 16 are
+    scaled up to the next multiple by ffmpeg.
 
     Example:
         >>> frames = [np.zeros((64, 64, 3), dtype=np.uint8)] * 5
@@ -364,8 +369,13 @@ def save_video(
         ) from err
 
     def write(tmp: str) -> None:
-        import imageio.v2 as iio2
-
-        iio2.mimwrite(tmp, list(stack), format="FFMPEG", fps=fps, codec="libx264")
+        height, width = stack.shape[1:3]
+        writer = imageio_ffmpeg.write_frames(
+            tmp, (width, height), fps=fps, codec="libx264", output_params=["-f", "mp4"]
+        )
+        writer.send(None)  # starts ffmpeg
+        for frame in stack:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
 
     return _atomic_write(path, write)
