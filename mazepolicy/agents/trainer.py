@@ -334,7 +334,8 @@ class Trainer:
         if meta["config"] != self.config.to_dict():
             changed = sorted(k for k, v in meta["config"].items()
                              if self.config.to_dict().get(k) != v)
-            allowed = {"total_steps", "checkpoint_every", "eval_every"}
+            allowed = {"total_steps", "checkpoint_every", "eval_every", "eval_episodes",
+                       "torch_threads", "env_threads"}  # settings that leave the math alone
             if set(changed) - allowed:
                 raise ValueError(f"cannot resume with a different config: {changed} changed")
         tensors = load_safetensors_bytes((path / "trainer_state.safetensors").read_bytes())

@@ -1,0 +1,47 @@
+"""Arguments and loaders shared by the evaluation and steering commands."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_LAYER = "embedder.block2.res1.resadd_out"
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser, default_env: str) -> None:
+    parser.add_argument("--policy", required=True,
+                        help="a .safetensors checkpoint, or cheese-walker, top-right-walker, "
+                        "random")
+    parser.add_argument("--env", default=default_env, help=f"variant (default: {default_env})")
+    parser.add_argument("--seed", type=int, default=0, help="first level seed (default: 0)")
+    parser.add_argument("--greedy", action="store_true",
+                        help="take the most likely action instead of sampling")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vector", default="cheese",
+                        help="cheese, top-right, or a saved vector (.safetensors)")
+    parser.add_argument("--layer", nargs="+", default=[DEFAULT_LAYER], help="hook point(s)")
+    parser.add_argument("--averaged", action="store_true",
+                        help="one vector averaged over --vector-seeds instead of per maze")
+    parser.add_argument("--vector-seeds", type=int, default=100,
+                        help="mazes to average over with --averaged (seeds 0..N-1)")
+
+
+def load_network(spec: str, device: str):
+    """The network of a checkpoint; a clear error for scripted agents, which have none."""
+    from mazepolicy.agents.checkpoint import load_policy
+    from mazepolicy.agents.scripted import SCRIPTED_AGENTS
+
+    if spec in SCRIPTED_AGENTS:
+        raise SystemExit(f"--policy {spec} is a scripted agent: steering needs a network")
+    policy, _ = load_policy(spec, device=device)
+    return policy
+
+
+def load_vector_arg(spec: str):
+    """A saved SteeringVector for a path, else None (the kind is computed on the fly)."""
+    from mazepolicy.interp.vectors import SteeringVector
+
+    return SteeringVector.load(spec) if spec.endswith(".safetensors") else None

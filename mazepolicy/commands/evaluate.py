@@ -1,0 +1,40 @@
+"""``mazepolicy evaluate``: outcomes of a policy on seeded mazes, with 95% intervals.
+
+Example:
+    mazepolicy evaluate --policy top-right-walker --env maze-anywhere --episodes 200 \\
+        --seed 0 --json out/eval.json --csv out/eval.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mazepolicy.commands.common import add_policy_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_policy_arguments(parser, default_env="maze-anywhere")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--json", help="write the summary and per-episode rows here")
+    parser.add_argument("--csv", help="write per-episode rows here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.policy_agent import make_agent
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.evaluate import evaluate
+
+    variant = load_variant(args.env)
+    agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
+    result = evaluate(agent, variant.placement(), args.episodes, seed=args.seed,
+                      distribution_mode=variant.distribution_mode, num_envs=args.num_envs,
+                      region=variant.region, progress=not args.no_progress)
+    result.settings.update({"env": variant.name, "policy": args.policy, "greedy": args.greedy})
+    if args.json:
+        result.write_json(args.json)
+    if args.csv:
+        result.write_csv(args.csv)
+    print(json.dumps(result.summary(), indent=2))
+    return 0

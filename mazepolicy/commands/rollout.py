@@ -1,0 +1,58 @@
+"""``mazepolicy rollout``: one episode on a seeded maze, saved as a GIF or MP4.
+
+Example:
+    mazepolicy rollout --policy cheese-walker --env maze-anywhere --seed 3 \\
+        --video out/rollout.gif [--vector cheese --coeff -1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mazepolicy.commands.common import add_policy_arguments, add_vector_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_policy_arguments(parser, default_env="maze-anywhere")
+    add_vector_arguments(parser)
+    parser.add_argument("--coeff", type=float, default=0.0,
+                        help="steering coefficient (0: unsteered)")
+    parser.add_argument("--video", required=True, help=".gif or .mp4 path")
+    parser.add_argument("--fps", type=float, default=10)
+    parser.add_argument("--scale", type=int, default=4, help="frame enlargement")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from mazepolicy.agents.policy_agent import make_agent
+    from mazepolicy.commands.common import load_vector_arg
+    from mazepolicy.envs.render import save_gif, save_video, upscale_frame
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.steer import SteeredAgent
+
+    variant = load_variant(args.env)
+    agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
+    if args.coeff:
+        if not hasattr(agent, "policy"):
+            raise SystemExit("steering needs a network policy, not a scripted agent")
+        vector = load_vector_arg(args.vector)
+        agent = SteeredAgent(agent.policy, args.layer[0], args.coeff, vector=vector,
+                             kind=None if vector else args.vector, greedy=args.greedy,
+                             seed=args.seed)
+    env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed)
+    obs, _ = env.reset()
+    frames = [obs[0]]
+    while True:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, env))
+        if terminated[0] or truncated[0]:
+            break
+        frames.append(obs[0])
+    frames = [upscale_frame(f, args.scale) for f in frames]
+    writer = save_video if args.video.endswith(".mp4") else save_gif
+    writer(np.stack(frames), args.video, fps=args.fps)
+    outcome = {k: info[k][0].item() for k in ("reached_cheese", "reached_top_right",
+                                               "timed_out", "episode_length")}
+    print(json.dumps({"video": args.video, **outcome}))
+    return 0

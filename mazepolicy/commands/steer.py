@@ -1,0 +1,54 @@
+"""``mazepolicy steer``: a policy with a steering vector at a layer, per coefficient,
+paired with the unsteered policy on the same seeded mazes.
+
+Example:
+    mazepolicy steer --policy checkpoints/maze-topright-5_impala-s1.safetensors \\
+        --env maze-anywhere --vector cheese --coeffs -1 -0.5 0.5 --episodes 200 \\
+        --json out/steer.json --csv out/steer.csv --plot out/steer.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mazepolicy.commands.common import (
+    add_policy_arguments,
+    add_vector_arguments,
+    load_network,
+    load_vector_arg,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_policy_arguments(parser, default_env="maze-anywhere")
+    add_vector_arguments(parser)
+    parser.add_argument("--coeffs", type=float, nargs="+", default=[-1.0])
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--json", required=True, help="the result table (JSON)")
+    parser.add_argument("--csv", help="the result table (CSV)")
+    parser.add_argument("--plot", help="a PNG of rates vs coefficient")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.plots import plot_sweep
+    from mazepolicy.interp.steer import steering_experiment, write_table
+
+    variant = load_variant(args.env)
+    policy = load_network(args.policy, args.device)
+    vector = load_vector_arg(args.vector)
+    table = steering_experiment(
+        policy, None if vector else args.vector, args.layer, args.coeffs,
+        cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
+        distribution_mode=variant.distribution_mode, per_maze=not args.averaged,
+        vector=vector, vector_seeds=range(args.vector_seeds), region=variant.region,
+        num_envs=args.num_envs, progress=not args.no_progress,
+    )
+    table["settings"] = {"policy": args.policy, "env": variant.name, "seed": args.seed}
+    write_table(table, args.json, args.csv)
+    if args.plot:
+        plot_sweep(table, args.plot)
+    print(json.dumps(table["rows"], indent=2))
+    return 0

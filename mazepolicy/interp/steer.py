@@ -1,0 +1,201 @@
+"""Steered rollouts and steering experiments: coefficients x layers, paired with the
+unsteered policy on the same seeded mazes, written as a table.
+
+A :class:`SteeredAgent` adds ``coeff * vector`` at a layer on every forward pass of a
+rollout. The vector is either fixed (e.g. a cheese vector averaged over many mazes) or
+computed per maze from the maze each env is playing (``per_maze=True``), as in the
+research's per-maze cheese vectors.
+
+Example:
+    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.envs import Anywhere
+    >>> policy = ImpalaPolicy()
+    >>> table = steering_experiment(policy, "cheese", ["embedder.block2.res1.resadd_out"],
+    ...     [-1.0], cheese=Anywhere(), episodes=4, seed=0, distribution_mode="easy",
+    ...     per_maze=True, progress=False)
+    >>> [row["coeff"] for row in table["rows"]]
+    [0.0, -1.0]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from mazepolicy.agents.policy_agent import PolicyAgent
+from mazepolicy.envs.cheese import CheesePlacement
+from mazepolicy.envs.levels import level_states
+from mazepolicy.envs.state import MazeState
+from mazepolicy.interp.evaluate import Evaluation, evaluate
+from mazepolicy.interp.probes import decision_square_stats, median_probabilities
+from mazepolicy.interp.stats import paired_comparison
+from mazepolicy.interp.vectors import (
+    SteeringVector,
+    cheese_vector,
+    steering,
+    top_right_vector,
+)
+from mazepolicy.io import atomic_write_text
+
+VECTOR_KINDS = {"cheese": cheese_vector, "top-right": top_right_vector}
+
+
+def make_vector(policy, kind: str, states: Sequence[MazeState], layer: str) -> SteeringVector:
+    """A ``kind`` ("cheese" or "top-right") vector at ``layer`` averaged over ``states``."""
+    if kind not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector kind {kind!r}; choose from {sorted(VECTOR_KINDS)}")
+    return VECTOR_KINDS[kind](policy, states, layer)
+
+
+class SteeredAgent(PolicyAgent):
+    """A policy agent whose forward passes get ``coeff * vector`` added at ``layer``.
+
+    With ``vector`` given, every env gets the same vector; with ``kind`` and
+    ``per_maze=True``, each env gets the vector of the maze it is playing (computed once
+    per maze, at the maze's start state).
+    """
+
+    def __init__(self, policy, layer: str, coeff: float, vector: SteeringVector | None = None,
+                 kind: str | None = None, greedy: bool = False, seed: int = 0):
+        super().__init__(policy, greedy=greedy, seed=seed, name=f"steered({coeff:+g})")
+        policy.check_hook_names([layer])
+        if (vector is None) == (kind is None):
+            raise ValueError("give either a fixed vector or a per-maze vector kind")
+        self.layer, self.coeff, self.vector, self.kind = layer, coeff, vector, kind
+        self._per_maze: dict[tuple[int, int], torch.Tensor] = {}  # (env, version) -> vector
+
+    def _batch_vector(self, env) -> torch.Tensor:
+        versions = env.maze_versions
+        rows = []
+        for i in range(env.num_envs):
+            key = (i, int(versions[i]))
+            if key not in self._per_maze:
+                state = env.get_state(i)
+                self._per_maze = {k: v for k, v in self._per_maze.items() if k[0] != i}
+                self._per_maze[key] = make_vector(self.policy, self.kind, [state],
+                                                  self.layer).tensor
+            rows.append(self._per_maze[key])
+        return torch.stack(rows)  # (N, *layer shape)
+
+    def act(self, obs, env=None):
+        if self.coeff == 0:
+            return super().act(obs, env)
+        if self.vector is not None:
+            with steering(self.policy, [(self.vector, self.coeff)]):
+                return super().act(obs, env)
+        batch = self._batch_vector(env)
+        hook = lambda a: a + self.coeff * batch.to(a.device, a.dtype)  # noqa: E731
+        with self.policy.hooks({self.layer: hook}):
+            return super().act(obs, env)
+
+
+def _decision_stats(policy, states, layer, coeff, kind, vector) -> dict:
+    """Median P(cheese), P(top-right) at decision squares, steered like the rollouts."""
+    if coeff == 0:
+        return median_probabilities(decision_square_stats(policy, states))
+    rows = []
+    for state in states:
+        vec = vector if vector is not None else make_vector(policy, kind, [state], layer)
+        with steering(policy, [(vec, coeff)]):
+            rows += decision_square_stats(policy, [state])
+    return median_probabilities(rows)
+
+
+def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decision: dict):
+    s = result.summary()
+    eligible = [i for i, e in enumerate(base.episodes) if e.eligible]
+    paired = paired_comparison([base.episodes[i].top_right_first for i in eligible],
+                               [result.episodes[i].top_right_first for i in eligible])
+    return {
+        "layer": layer,
+        "coeff": coeff,
+        "episodes": s["episodes"],
+        "eligible_episodes": s["eligible_episodes"],
+        "cheese_rate": s["cheese_rate"],
+        "cheese_ci": s["cheese_ci"],
+        "top_right_rate": s["top_right_rate"],
+        "misgeneralization_rate": s["misgeneralization_rate"],
+        "misgeneralization_ci": s["misgeneralization_ci"],
+        "misgeneralization_change": paired.difference,
+        "misgeneralization_change_ci": paired.difference_ci,
+        "mcnemar_p": paired.mcnemar_p,
+        **decision,
+    }
+
+
+def steering_experiment(
+    policy,
+    kind: str | None,
+    layers: Sequence[str],
+    coeffs: Sequence[float],
+    cheese: CheesePlacement | None,
+    episodes: int,
+    seed: int = 0,
+    distribution_mode: str = "hard",
+    per_maze: bool = True,
+    vector: SteeringVector | None = None,
+    vector_seeds: Sequence[int] = range(100),
+    region: int = 5,
+    num_envs: int = 16,
+    progress: bool = True,
+) -> dict:
+    """Evaluate the unsteered policy and each (layer, coeff) on the same seeded mazes.
+
+    The vector is ``vector`` (one layer), or a ``kind`` vector computed per maze
+    (``per_maze``) or averaged over the start states of ``vector_seeds``. Each row has
+    rates with Wilson 95% intervals, the paired change in misgeneralization vs unsteered
+    (McNemar exact p) and median decision-square probabilities over the same mazes.
+    """
+    if vector is not None:
+        layers = [vector.layer]
+    states = level_states(range(seed, seed + episodes), cheese, distribution_mode)
+    eval_kwargs = dict(cheese=cheese, episodes=episodes, seed=seed,
+                       distribution_mode=distribution_mode, region=region,
+                       num_envs=num_envs, progress=progress)
+    base = evaluate(PolicyAgent(policy, seed=seed), **eval_kwargs)
+    rows = [_row("", 0.0, base, base, _decision_stats(policy, states, "", 0.0, kind, None))]
+    averaged_states = None
+    for layer in layers:
+        fixed = vector
+        if fixed is None and not per_maze:
+            averaged_states = averaged_states or level_states(vector_seeds, cheese,
+                                                              distribution_mode)
+            fixed = make_vector(policy, kind, averaged_states, layer)
+        for coeff in coeffs:
+            agent = SteeredAgent(policy, layer, coeff, vector=fixed,
+                                 kind=None if fixed is not None else kind, seed=seed)
+            result = evaluate(agent, **eval_kwargs)
+            decision = _decision_stats(policy, states, layer, coeff, kind, fixed)
+            rows.append(_row(layer, coeff, result, base, decision))
+    return {
+        "vector": vector.metadata if vector is not None else {"kind": kind,
+                                                                "per_maze": per_maze},
+        "unsteered": base.summary(),
+        "rows": rows,
+    }
+
+
+def write_table(table: dict, json_path: str | Path, csv_path: str | Path | None = None):
+    """Write the experiment as JSON and its rows as CSV (intervals as lo/hi columns)."""
+    atomic_write_text(json_path, json.dumps(table, indent=2))
+    if csv_path is None:
+        return
+    flat = []
+    for row in table["rows"]:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, (list, tuple)):
+                out[f"{key}_lo"], out[f"{key}_hi"] = value
+            else:
+                out[key] = value
+        flat.append(out)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(flat[0]))
+    writer.writeheader()
+    writer.writerows(flat)
+    atomic_write_text(csv_path, buf.getvalue())
