@@ -52,12 +52,22 @@ def make_vector(policy, kind: str, states: Sequence[MazeState], layer: str) -> S
     return VECTOR_KINDS[kind](policy, states, layer)
 
 
+def maze_vector(policy, kind: str, state: MazeState, layer: str) -> torch.Tensor | None:
+    """The per-maze ``kind`` vector of ``state``, or None where the maze has none (a
+    top-right vector for a maze that fills the world has no padding to open)."""
+    try:
+        return make_vector(policy, kind, [state], layer).tensor
+    except ValueError:
+        return None
+
+
 class SteeredAgent(PolicyAgent):
     """A policy agent whose forward passes get ``coeff * vector`` added at ``layer``.
 
     With ``vector`` given, every env gets the same vector; with ``kind`` and
     ``per_maze=True``, each env gets the vector of the maze it is playing (computed once
-    per maze, at the maze's start state).
+    per maze, at the maze's start state). Mazes without a vector of that kind play
+    unsteered; their level seeds are collected in ``unsteered_levels``.
     """
 
     def __init__(self, policy, layer: str, coeff: float, vector: SteeringVector | None = None,
@@ -68,6 +78,7 @@ class SteeredAgent(PolicyAgent):
             raise ValueError("give either a fixed vector or a per-maze vector kind")
         self.layer, self.coeff, self.vector, self.kind = layer, coeff, vector, kind
         self._per_maze: dict[tuple[int, int], torch.Tensor] = {}  # (env, version) -> vector
+        self.unsteered_levels: set[int] = set()
 
     def _batch_vector(self, env) -> torch.Tensor:
         versions = env.maze_versions
@@ -77,9 +88,16 @@ class SteeredAgent(PolicyAgent):
             if key not in self._per_maze:
                 state = env.get_state(i)
                 self._per_maze = {k: v for k, v in self._per_maze.items() if k[0] != i}
-                self._per_maze[key] = make_vector(self.policy, self.kind, [state],
-                                                  self.layer).tensor
+                vec = maze_vector(self.policy, self.kind, state, self.layer)
+                if vec is None:
+                    self.unsteered_levels.add(state.level_seed)
+                self._per_maze[key] = vec
             rows.append(self._per_maze[key])
+        if any(r is None for r in rows):
+            shape = next((r.shape for r in rows if r is not None), None)
+            if shape is None:
+                shape = tuple(self.policy.hook_names()[self.layer])
+            rows = [torch.zeros(shape) if r is None else r for r in rows]
         return torch.stack(rows)  # (N, *layer shape)
 
     def act(self, obs, env=None):
@@ -100,13 +118,20 @@ def _decision_stats(policy, states, layer, coeff, kind, vector) -> dict:
         return median_probabilities(decision_square_stats(policy, states))
     rows = []
     for state in states:
-        vec = vector if vector is not None else make_vector(policy, kind, [state], layer)
+        if vector is not None:
+            vec = vector
+        else:
+            tensor = maze_vector(policy, kind, state, layer)
+            if tensor is None:
+                continue  # no vector for this maze: left out of the steered medians
+            vec = SteeringVector(layer, tensor)
         with steering(policy, [(vec, coeff)]):
             rows += decision_square_stats(policy, [state])
     return median_probabilities(rows)
 
 
-def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decision: dict):
+def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decision: dict,
+         unsteered_mazes: int = 0) -> dict:
     s = result.summary()
     eligible = [i for i, e in enumerate(base.episodes) if e.eligible]
     paired = paired_comparison([base.episodes[i].top_right_first for i in eligible],
@@ -124,6 +149,7 @@ def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decisio
         "misgeneralization_change": paired.difference,
         "misgeneralization_change_ci": paired.difference_ci,
         "mcnemar_p": paired.mcnemar_p,
+        "unsteered_mazes": unsteered_mazes,  # mazes the vector could not be built for
         **decision,
     }
 
@@ -171,7 +197,8 @@ def steering_experiment(
                                  kind=None if fixed is not None else kind, seed=seed)
             result = evaluate(agent, **eval_kwargs)
             decision = _decision_stats(policy, states, layer, coeff, kind, fixed)
-            rows.append(_row(layer, coeff, result, base, decision))
+            rows.append(_row(layer, coeff, result, base, decision,
+                             len(agent.unsteered_levels)))
     return {
         "vector": vector.metadata if vector is not None else {"kind": kind,
                                                                 "per_maze": per_maze},

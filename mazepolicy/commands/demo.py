@@ -1,0 +1,116 @@
+"""``mazepolicy demo``: the README's main job. A small steering experiment on the shipped
+policy (or the best available checkpoint) on CPU in a few minutes:
+
+1. goal misgeneralization of the unsteered policy on the test distribution;
+2. the per-maze cheese vector at ``embedder.block2.res1.resadd_out``, coefficient -1,
+   and the top-right vector, coefficient +1, each paired with the unsteered policy on
+   the same seeded mazes (rates with Wilson 95% intervals, McNemar p, median decision-
+   square probabilities);
+3. figures: rates per coefficient, a vector field unsteered vs cheese-steered.
+
+Writes ``table.json``, ``table.csv``, ``steering.png``, ``vfield.png`` and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import mazepolicy
+
+CHECKPOINTS = Path(mazepolicy.__file__).resolve().parents[1] / "checkpoints"
+PREFERRED = ["maze-topright-5_impala-s4", "maze-topright-5_impala-s1"]
+LAYER = "embedder.block2.res1.resadd_out"
+
+
+def best_checkpoint(directory: Path = CHECKPOINTS) -> Path:
+    """The shipped misgeneralizing policy if present, else the newest checkpoint there."""
+    for name in PREFERRED:
+        if (directory / f"{name}.safetensors").exists():
+            return directory / f"{name}.safetensors"
+    found = sorted(directory.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise SystemExit(
+            f"no checkpoint in {directory}; train one with `mazepolicy train` or pass --policy"
+        )
+    return found[-1]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", help="checkpoint (default: the best in checkpoints/)")
+    parser.add_argument("--env", help="test variant (default: the checkpoint's eval_env)")
+    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="demo-out")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.checkpoint import load_policy
+    from mazepolicy.envs.geometry import paths_diverge
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.io import atomic_write_text
+    from mazepolicy.interp.plots import plot_sweep, plot_vector_fields
+    from mazepolicy.interp.probes import vector_field
+    from mazepolicy.interp.steer import make_vector, steering_experiment, write_table
+    from mazepolicy.interp.vectors import steering
+
+    path = Path(args.policy) if args.policy else best_checkpoint()
+    policy, card = load_policy(path)
+    env_name = args.env or card.get("config", {}).get("eval_env", "maze-anywhere")
+    variant = load_variant(env_name)
+    out = Path(args.out)
+    print(f"policy {path} ({card.get('global_step', '?')} steps); test variant {variant.name}")
+    common = dict(cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
+                  distribution_mode=variant.distribution_mode, region=variant.region,
+                  progress=not args.no_progress)
+    cheese = steering_experiment(policy, "cheese", [LAYER], [-1.0], **common)
+    top_right = steering_experiment(policy, "top-right", [LAYER], [1.0], **common)
+    table = {"policy": str(path), "policy_steps": card.get("global_step"),
+             "env": variant.name, "vector": {"kind": "cheese and top-right", "per_maze": True},
+             "unsteered": cheese["unsteered"],
+             "rows": cheese["rows"] + top_right["rows"][1:]}
+    for row, kind in zip(table["rows"], ["none", "cheese", "top-right"], strict=True):
+        row["vector"] = kind
+    write_table(table, out / "table.json", out / "table.csv")
+    plot_sweep(table, out / "steering.png",
+               title=f"{path.stem} on {variant.name}: cheese -1, top-right +1")
+    states = level_states(range(args.seed, args.seed + 20), variant.placement(),
+                          variant.distribution_mode)
+    state = next((s for s in states if paths_diverge(s.free, s.cheese_cell)), states[0])
+    vec = make_vector(policy, "cheese", [state], LAYER)
+    base = vector_field(policy, state)
+    with steering(policy, [(vec, -1.0)]):
+        steered = vector_field(policy, state)
+    plot_vector_fields(state, base, steered, out / "vfield.png",
+                       titles=("unsteered", "cheese vector -1", "difference"))
+    atomic_write_text(out / "summary.md", summary_markdown(table))
+    print(json.dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
+                                         "cheese_rate", "median_p_cheese")}
+                      for r in table["rows"]], indent=2))
+    print(f"wrote {out}/table.json, table.csv, steering.png, vfield.png, summary.md")
+    return 0
+
+
+def summary_markdown(table: dict) -> str:
+    """The table as Markdown, for a quick read."""
+    lines = [f"# Steering demo: {table['policy']} ({table['policy_steps']} steps) on "
+             f"{table['env']}", "",
+             "| vector | coeff | P(cheese) [95% CI] | misgeneralization [95% CI] | change "
+             "(paired) | McNemar p | median P(cheese) at decision square |",
+             "|---|---|---|---|---|---|---|"]
+    for r in table["rows"]:
+        ci = r["cheese_ci"]
+        mg = r["misgeneralization_ci"]
+        lines.append(
+            f"| {r['vector']} | {r['coeff']:+g} | {r['cheese_rate']:.2f} [{ci[0]:.2f}, "
+            f"{ci[1]:.2f}] | {r['misgeneralization_rate']:.2f} [{mg[0]:.2f}, {mg[1]:.2f}] | "
+            f"{r['misgeneralization_change']:+.2f} | {r['mcnemar_p']:.3g} | "
+            f"{r['median_p_cheese']:.2f} |"
+        )
+    lines += ["", f"{table['unsteered']['episodes']} mazes, "
+              f"{table['unsteered']['eligible_episodes']} eligible (cheese outside the "
+              "top-right region, paths to cheese and corner diverge)."]
+    return "\n".join(lines) + "\n"
