@@ -51,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.envs.geometry import paths_diverge
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.io import atomic_write_text
     from mazepolicy.interp.plots import plot_sweep, plot_vector_fields
     from mazepolicy.interp.probes import vector_field
     from mazepolicy.interp.steer import make_vector, steering_experiment, write_table
     from mazepolicy.interp.vectors import steering
+    from mazepolicy.io import atomic_write_text
 
     path = Path(args.policy) if args.policy else best_checkpoint()
     policy, card = load_policy(path)
