@@ -294,8 +294,8 @@ class Trainer:
         tensors, meta = self._trainer_state()
         atomic_write_bytes(path / "trainer_state.safetensors", save_safetensors_bytes(tensors))
         atomic_write_text(path / "trainer_state.json", json.dumps(meta))
-        atomic_write_text(root / "latest", path.name)
         save_policy(self.policy, self.out / "policy.safetensors", card)
+        atomic_write_text(root / "latest", path.name)  # the commit point for --resume
         for old in sorted(root.glob("iter-*"))[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old)
         return path
