@@ -19,7 +19,7 @@ import mazepolicy
 COMMANDS = {
     "demo": "Run a small steering experiment and write its table and figures (the main job).",
     "train": "Train a PPO policy on a maze variant.",
-    "evaluate": "Measure a policy's outcomes on seeded mazes (rates with 95% intervals).",
+    "evaluate": "Measure a policy's outcomes on seeded mazes (rates with 95%% intervals).",
     "steer": "Evaluate a policy with a steering vector added at a layer, per coefficient.",
     "vfield": "Draw a policy's vector field on a maze, unsteered and steered.",
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",

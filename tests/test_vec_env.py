@@ -221,3 +221,14 @@ def test_spaces_and_metadata():
     obs, _ = env.reset()
     assert env.observation_space.contains(obs)
     assert env.single_action_space.n == 15
+
+
+def test_max_episode_steps_makes_the_engine_time_out_early():
+    env = MazeVecEnv(num_envs=2, cheese=NoCheese(), seed=0, max_episode_steps=7)
+    env.reset()
+    for step in range(1, 8):
+        _, _, terminated, truncated, info = env.step([NOOP, NOOP])
+        assert truncated.all() == (step == 7) and not terminated.any()
+    assert (info["episode_length"] == 7).all() and (info["episode_step"] == 0).all()
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        MazeVecEnv(max_episode_steps=0)

@@ -16,6 +16,8 @@ def add_policy_arguments(parser: argparse.ArgumentParser, default_env: str) -> N
     parser.add_argument("--greedy", action="store_true",
                         help="take the most likely action instead of sampling")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-steps", type=int, default=500,
+                        help="episode cap (default: the engine's 500)")
     parser.add_argument("--no-progress", action="store_true")
 
 

@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="demo-out")
+    parser.add_argument("--max-steps", type=int, default=500, help="episode cap")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"policy {path} ({card.get('global_step', '?')} steps); test variant {variant.name}")
     common = dict(cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
                   distribution_mode=variant.distribution_mode, region=variant.region,
-                  progress=not args.no_progress)
+                  max_steps=args.max_steps, progress=not args.no_progress)
     cheese = steering_experiment(policy, "cheese", [LAYER], [-1.0], **common)
     top_right = steering_experiment(policy, "top-right", [LAYER], [1.0], **common)
     table = {"policy": str(path), "policy_steps": card.get("global_step"),

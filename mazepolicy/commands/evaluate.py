@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
     result = evaluate(agent, variant.placement(), args.episodes, seed=args.seed,
                       distribution_mode=variant.distribution_mode, num_envs=args.num_envs,
-                      region=variant.region, progress=not args.no_progress)
+                      region=variant.region, max_steps=args.max_steps,
+                      progress=not args.no_progress)
     result.settings.update({"env": variant.name, "policy": args.policy, "greedy": args.greedy})
     if args.json:
         result.write_json(args.json)

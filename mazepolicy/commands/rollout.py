@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         agent = SteeredAgent(agent.policy, args.layer[0], args.coeff, vector=vector,
                              kind=None if vector else args.vector, greedy=args.greedy,
                              seed=args.seed)
-    env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed)
+    env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed,
+                           max_episode_steps=args.max_steps)
     obs, _ = env.reset()
     frames = [obs[0]]
     while True:

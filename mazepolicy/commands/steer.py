@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
         distribution_mode=variant.distribution_mode, per_maze=not args.averaged,
         vector=vector, vector_seeds=range(args.vector_seeds), region=variant.region,
-        num_envs=args.num_envs, progress=not args.no_progress,
+        num_envs=args.num_envs, max_steps=args.max_steps, progress=not args.no_progress,
     )
     table["settings"] = {"policy": args.policy, "env": variant.name, "seed": args.seed}
     write_table(table, args.json, args.csv)

@@ -77,6 +77,8 @@ class MazeVecEnv(gym.vector.VectorEnv):
             ... in turn and wrapping around (for evaluation on seeded mazes).
         placement_seed: extra entropy mixed into the placement rng.
         render_mode: ``None`` or ``"rgb_array"`` (512x512 frames from the engine).
+        max_episode_steps: episode timeout (default: the engine's 500). Written into
+            each maze's state at its start, so the engine itself ends the episode.
 
     ``info`` always holds, per env, for the episode now running: ``level_seed`` (N,),
     ``maze_dim`` (N,), ``cheese_cell`` (N, 2) (-1, -1 without cheese), ``mouse_cell``
@@ -102,6 +104,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         start_level: int = 0,
         level_seeds: Iterable[int] | None = None,
         placement_seed: int = 0,
+        max_episode_steps: int = EPISODE_STEPS,
         render_mode: str | None = None,
     ):
         if int(num_envs) != num_envs or num_envs < 1:
@@ -121,6 +124,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self.num_levels = num_levels
         self.start_level = start_level
         self.placement_seed = placement_seed
+        if not 1 <= max_episode_steps <= 1_000_000:
+            raise ValueError(f"max_episode_steps must be in 1..1e6, got {max_episode_steps}")
+        self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.level_seeds = None if level_seeds is None else [int(s) for s in level_seeds]
         if self.level_seeds is not None and not self.level_seeds:
@@ -375,6 +381,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
 
     def _begin_episode(self, i: int, state: MazeState) -> None:
         """Apply the cheese placement to env i's fresh maze and write it back."""
+        state.step["timeout"] = self.max_episode_steps
         if self.cheese is not None:
             seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
             state.set_cheese(self.cheese(state, np.random.default_rng(seed_words)))

@@ -144,6 +144,7 @@ def evaluate(
     num_envs: int = 16,
     region: int = TRAINING_REGION,
     num_threads: int | None = None,
+    max_steps: int = 500,
     progress: bool = True,
 ) -> Evaluation:
     """Play level seeds ``seed .. seed + episodes - 1`` once each with ``agent``.
@@ -156,6 +157,7 @@ def evaluate(
         distribution_mode: "easy" or "hard".
         num_envs: mazes stepped together.
         region: top-right region size that defines eligible mazes (5 in the paper).
+        max_steps: episode cap (the engine's 500 by default).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -169,6 +171,7 @@ def evaluate(
         level_seeds=level_seeds,
         num_threads=num_threads,
         seed=seed,
+        max_episode_steps=max_steps,
     )
     obs, info = env.reset()
     starts = [_episode_start(env, i, region) for i in range(num_envs)]

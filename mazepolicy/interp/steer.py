@@ -168,6 +168,7 @@ def steering_experiment(
     vector_seeds: Sequence[int] = range(100),
     region: int = 5,
     num_envs: int = 16,
+    max_steps: int = 500,
     progress: bool = True,
 ) -> dict:
     """Evaluate the unsteered policy and each (layer, coeff) on the same seeded mazes.
@@ -182,7 +183,7 @@ def steering_experiment(
     states = level_states(range(seed, seed + episodes), cheese, distribution_mode)
     eval_kwargs = dict(cheese=cheese, episodes=episodes, seed=seed,
                        distribution_mode=distribution_mode, region=region,
-                       num_envs=num_envs, progress=progress)
+                       num_envs=num_envs, max_steps=max_steps, progress=progress)
     base = evaluate(PolicyAgent(policy, seed=seed), **eval_kwargs)
     rows = [_row("", 0.0, base, base, _decision_stats(policy, states, "", 0.0, kind, None))]
     averaged_states = None
