@@ -24,6 +24,10 @@ class Gym3Maze(procgen.ProcgenGym3Env):
     def __init__(self, **kwargs):
         super().__init__(env_name="maze", **kwargs)
         self._state_buffer = self._ffi.new(f"char[{MAX_STATE_SIZE}]")
+        # Resolve libenv_close now: cffi resolves library functions lazily under a lock
+        # that it also holds while loading a library, so an env garbage-collected while
+        # another env is being created would otherwise deadlock in its __del__ -> close.
+        _ = self._c_lib.libenv_close
 
     def get_state_of(self, env_index: int) -> bytes:
         """The serialized state of env ``env_index``."""

@@ -1,0 +1,153 @@
+"""Env steps per second of full PPO iterations (collect + update): our trainer vs
+Stable-Baselines3's PPO with the same IMPALA network, env count, rollout length, epochs
+and minibatches, in one run; plus the network's own compute bound.
+
+The bound uses the network alone at the same batch sizes: ``fwd`` frames/s at the
+rollout batch (num_envs, inference) and ``fwd_bwd`` samples/s at the minibatch size,
+``bound_sps = 1 / (1/fwd + epochs/fwd_bwd)``.
+
+    python benchmarks/trainer_throughput.py --num-envs 16 --num-steps 64 --epochs 3 \\
+        --minibatches 4 --iterations 3 --json benchmarks/results/trainer_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from mazepolicy.agents.impala import ImpalaPolicy
+from mazepolicy.agents.ppo_config import PPOConfig
+from mazepolicy.agents.trainer import Trainer, resolve_device
+
+
+def ours_sps(config: PPOConfig, iterations: int) -> float:
+    trainer = Trainer(config, tempfile.mkdtemp(), progress=False)
+    trainer.train_iteration()  # warm-up (and compilation, if enabled)
+    _sync(trainer.device)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        trainer.train_iteration()
+    _sync(trainer.device)
+    return iterations * config.batch_size / (time.perf_counter() - start)
+
+
+def sb3_sps(config: PPOConfig, iterations: int) -> float:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecTransposeImage
+
+    from mazepolicy.agents.sb3 import impala_policy_kwargs
+    from mazepolicy.envs.sb3 import MazeSB3VecEnv
+    from mazepolicy.envs.variants import load_variant
+
+    variant = load_variant(config.env)
+    venv = VecTransposeImage(MazeSB3VecEnv(
+        num_envs=config.num_envs, cheese=variant.placement(),
+        distribution_mode=variant.distribution_mode, seed=config.seed,
+        num_threads=config.env_threads or None))
+    model = PPO("CnnPolicy", venv, n_steps=config.num_steps,
+                batch_size=config.minibatch_size, n_epochs=config.epochs,
+                learning_rate=config.lr, gamma=config.gamma, gae_lambda=config.gae_lambda,
+                clip_range=config.clip_coef, ent_coef=config.ent_coef,
+                vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
+                policy_kwargs=impala_policy_kwargs(config.scale),
+                device=resolve_device(config.device), seed=config.seed, verbose=0)
+    model.learn(config.batch_size)  # warm-up iteration
+    start = time.perf_counter()
+    model.learn(iterations * config.batch_size, reset_num_timesteps=False)
+    return iterations * config.batch_size / (time.perf_counter() - start)
+
+
+def network_bound(config: PPOConfig, repeats: int = 5) -> dict:
+    device = resolve_device(config.device)
+    policy = ImpalaPolicy(config.scale).to(device)
+    rollout = torch.randint(0, 256, (config.num_envs, 64, 64, 3), dtype=torch.uint8,
+                            device=device)
+    minibatch = torch.randint(0, 256, (config.minibatch_size, 64, 64, 3), dtype=torch.uint8,
+                              device=device)
+
+    def forward():
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16,
+                                                    enabled=config.bf16):
+            policy(rollout)
+
+    def forward_backward():
+        with torch.autocast(device.type, torch.bfloat16, enabled=config.bf16):
+            logits, value = policy(minibatch)
+        (logits.float().sum() + value.float().sum()).backward()
+
+    fwd = len(rollout) / _time(forward, repeats, device)
+    fwd_bwd = len(minibatch) / _time(forward_backward, repeats, device)
+    return {"fwd": fwd, "fwd_bwd": fwd_bwd,
+            "bound_sps": 1 / (1 / fwd + config.epochs / fwd_bwd)}
+
+
+def _time(fn, repeats: int, device: torch.device) -> float:
+    fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env", default="maze-topright-5")
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--num-steps", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--minibatches", type=int, default=4)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--env-threads", type=int, default=0)
+    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    config = PPOConfig(env=args.env, num_envs=args.num_envs, num_steps=args.num_steps,
+                       epochs=args.epochs, minibatches=args.minibatches, scale=args.scale,
+                       device=args.device, env_threads=args.env_threads, bf16=args.bf16,
+                       compile=args.compile, eval_episodes=0, total_steps=10**9)
+    bound = network_bound(config)
+    ours = ours_sps(config, args.iterations)
+    sb3 = None if args.skip_sb3 else sb3_sps(config, args.iterations)
+    result = {
+        "benchmark": "trainer_throughput",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "device": str(resolve_device(args.device)),
+                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+        "config": vars(args),
+        "ours_sps": ours,
+        "sb3_sps": sb3,
+        "ratio": ours / sb3 if sb3 else None,
+        **bound,
+        "bound_ratio": ours / bound["bound_sps"],
+    }
+    print(f"ours {ours:,.0f} sps | sb3 {sb3 or float('nan'):,.0f} sps | "
+          f"ratio {result['ratio'] or float('nan'):.2f} | bound {bound['bound_sps']:,.0f} sps "
+          f"(fwd {bound['fwd']:,.0f}/s, fwd+bwd {bound['fwd_bwd']:,.0f}/s) | "
+          f"ours/bound {result['bound_ratio']:.2f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
