@@ -46,7 +46,7 @@ from mazepolicy.agents.ppo import RewardNormalizer, RolloutBuffer, compute_gae, 
 from mazepolicy.agents.ppo_config import PPOConfig
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.interp.evaluate import evaluate
-from mazepolicy.io import atomic_write_bytes, atomic_write_text
+from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 KEEP_CHECKPOINTS = 2
 
@@ -227,7 +227,7 @@ class Trainer:
         bar.close()
         summary = self.summary()
         if main:
-            atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2))
+            atomic_write_text(self.out / "summary.json", json_dumps(summary, indent=2))
             self.writer.close()
         self.env.close()
         return summary
@@ -248,7 +248,7 @@ class Trainer:
                "episodic_return": _mean(episodes, "return"),
                "cheese_rate": _mean(episodes, "reached_cheese"), **vars(stats)}
         with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json_dumps(row) + "\n")
 
     def run_evaluation(self) -> dict:
         """Evaluate on the training variant and ``eval_env``; log and return summaries."""
@@ -266,7 +266,7 @@ class Trainer:
             for key in ("cheese_rate", "top_right_rate", "misgeneralization_rate", "mean_return"):
                 self.writer.add_scalar(f"eval/{name}/{key}", summary[key], self.global_step)
         with open(self.out / "eval.jsonl", "a") as f:
-            f.write(json.dumps({"iteration": self.iteration, "global_step": self.global_step,
+            f.write(json_dumps({"iteration": self.iteration, "global_step": self.global_step,
                                 "results": results}) + "\n")
         self.last_eval = results
         return results
@@ -293,7 +293,7 @@ class Trainer:
         save_policy(self.policy, path / "policy.safetensors", card)
         tensors, meta = self._trainer_state()
         atomic_write_bytes(path / "trainer_state.safetensors", save_safetensors_bytes(tensors))
-        atomic_write_text(path / "trainer_state.json", json.dumps(meta))
+        atomic_write_text(path / "trainer_state.json", json_dumps(meta))
         save_policy(self.policy, self.out / "policy.safetensors", card)
         atomic_write_text(root / "latest", path.name)  # the commit point for --resume
         for old in sorted(root.glob("iter-*"))[:-KEEP_CHECKPOINTS]:

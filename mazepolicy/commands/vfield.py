@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 
 from mazepolicy.commands.common import (
     add_policy_arguments,
@@ -65,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
             steered = vector_field(policy, state)
     plot_vector_fields(state, base, steered, args.out, titles=titles)
     if args.json:
-        from mazepolicy.io import atomic_write_text
+        from mazepolicy.io import atomic_write_text, json_dumps
 
-        atomic_write_text(args.json, json.dumps({
+        atomic_write_text(args.json, json_dumps({
             "level_seed": state.level_seed,
             "unsteered": {f"{x},{y}": v for (x, y), v in base.items()},
             "steered": {f"{x},{y}": v for (x, y), v in steered.items()},

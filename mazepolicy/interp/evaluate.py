@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from mazepolicy.envs.cheese import CheesePlacement
 from mazepolicy.envs.geometry import decision_square, distance, top_right_corner
 from mazepolicy.envs.vec_env import MazeVecEnv, seeds_for
 from mazepolicy.interp.stats import Rate
-from mazepolicy.io import atomic_write_text
+from mazepolicy.io import atomic_write_text, json_dumps
 
 TRAINING_REGION = 5  # the top-right region size of the training distribution
 
@@ -99,7 +98,7 @@ class Evaluation:
         return {"summary": self.summary(), "episodes": [asdict(e) for e in self.episodes]}
 
     def write_json(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2))
+        atomic_write_text(path, json_dumps(self.to_json(), indent=2))
 
     def write_csv(self, path: str | Path) -> None:
         out = io.StringIO()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from mazepolicy.interp.vectors import (
     steering,
     top_right_vector,
 )
-from mazepolicy.io import atomic_write_text
+from mazepolicy.io import atomic_write_text, json_dumps
 
 VECTOR_KINDS = {"cheese": cheese_vector, "top-right": top_right_vector}
 
@@ -210,7 +209,7 @@ def steering_experiment(
 
 def write_table(table: dict, json_path: str | Path, csv_path: str | Path | None = None):
     """Write the experiment as JSON and its rows as CSV (intervals as lo/hi columns)."""
-    atomic_write_text(json_path, json.dumps(table, indent=2))
+    atomic_write_text(json_path, json_dumps(table, indent=2))
     if csv_path is None:
         return
     flat = []
