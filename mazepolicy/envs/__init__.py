@@ -20,7 +20,18 @@ from mazepolicy.envs.cheese import (
     TopRightRegion,
     placement_from_spec,
 )
+from mazepolicy.envs.geometry import (
+    decision_square,
+    distance,
+    free_cells,
+    next_step_action,
+    paths_diverge,
+    shortest_path,
+    top_right_corner,
+    top_right_region,
+)
 from mazepolicy.envs.registration import register_envs
+from mazepolicy.envs.render import draw_maze, maze_image, pixel_cell, save_gif, save_video
 from mazepolicy.envs.state import CHEESE, FREE, WALL, Cell, MazeState, MazeStateError
 from mazepolicy.envs.variants import EnvVariant, list_variants, load_variant
 from mazepolicy.envs.vec_env import MazeVecEnv
@@ -51,4 +62,17 @@ __all__ = [
     "list_variants",
     "load_variant",
     "placement_from_spec",
+    "decision_square",
+    "distance",
+    "draw_maze",
+    "free_cells",
+    "maze_image",
+    "next_step_action",
+    "paths_diverge",
+    "pixel_cell",
+    "save_gif",
+    "save_video",
+    "shortest_path",
+    "top_right_corner",
+    "top_right_region",
 ]
