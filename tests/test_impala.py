@@ -1,178 +1,165 @@
-"""IMPALA policy: research parameter names, hook shapes, hooks and caches, checkpoints."""
+"""IMPALA policy: research parameter names, architecture, hook shapes, init, acting."""
 
 from __future__ import annotations
 
-import json
+import copy
+import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mazepolicy.agents.checkpoint import (
-    CheckpointError,
-    card_path,
-    load_policy,
-    load_research_checkpoint,
-    save_policy,
-)
+from mazepolicy.agents.hooks import HookPoint
 from mazepolicy.agents.impala import ImpalaPolicy
 
+LAYERS = ("conv", "res1.conv1", "res1.conv2", "res2.conv1", "res2.conv2")
+# The research code's state_dict keys, in its order (train-procgen-pytorch ImpalaModel +
+# CategoricalPolicy).
 RESEARCH_KEYS = [
     f"embedder.block{b}.{layer}.{p}"
     for b in (1, 2, 3)
-    for layer in ("conv", "res1.conv1", "res1.conv2", "res2.conv1", "res2.conv2")
+    for layer in LAYERS
     for p in ("weight", "bias")
 ] + [f"{m}.{p}" for m in ("embedder.fc", "fc_policy", "fc_value") for p in ("weight", "bias")]
+RES_HOOKS = ("relu1_out", "conv1_out", "relu2_out", "conv2_out", "resadd_out")
 
 
-def frames(n=3, seed=0):
+def frames(n: int = 3, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (n, 64, 64, 3), dtype=torch.uint8, generator=g)
 
 
+def research_forward(state: dict, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The research network, written functionally from its state dict."""
+    x = obs.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, 64, 64)
+
+    def conv(x, key):
+        return F.conv2d(x, state[f"{key}.weight"], state[f"{key}.bias"], padding=1)
+
+    for b in (1, 2, 3):
+        x = F.max_pool2d(conv(x, f"embedder.block{b}.conv"), 3, stride=2, padding=1)
+        for r in (1, 2):
+            key = f"embedder.block{b}.res{r}"
+            x = conv(F.relu(conv(F.relu(x), f"{key}.conv1")), f"{key}.conv2") + x
+    x = F.relu(x).flatten(1)  # (N, 32 * scale * 64), NCHW order
+    hidden = F.relu(F.linear(x, state["embedder.fc.weight"], state["embedder.fc.bias"]))
+    logits = F.linear(hidden, state["fc_policy.weight"], state["fc_policy.bias"])
+    value = F.linear(hidden, state["fc_value.weight"], state["fc_value.bias"])
+    return logits, value.reshape(-1)
+
+
 @pytest.fixture(scope="module")
-def policy():
+def policy() -> ImpalaPolicy:
     torch.manual_seed(0)
     return ImpalaPolicy(scale=1).eval()
 
 
-def test_state_dict_keys_are_the_research_keys(policy):
-    assert sorted(policy.state_dict()) == sorted(RESEARCH_KEYS)
+def test_state_dict_keys_are_the_research_keys_in_order(policy):
+    assert list(policy.state_dict()) == RESEARCH_KEYS
 
 
-@pytest.mark.parametrize("scale,c1,c2", [(1, 16, 32), (4, 64, 128)])
-def test_hook_shapes(scale, c1, c2):
-    shapes = ImpalaPolicy(scale=scale).hook_names()
-    assert shapes["embedder.block1.conv_out"] == (c1, 64, 64)
-    assert shapes["embedder.block1.maxpool_out"] == (c1, 32, 32)
-    assert shapes["embedder.block2.res1.resadd_out"] == (c2, 16, 16)
-    assert shapes["embedder.block3.res2.resadd_out"] == (c2, 8, 8)
-    assert shapes["embedder.flatten_out"] == (c2 * 64,)
-    assert shapes["embedder.relufc_out"] == (256,)
-    assert shapes["fc_policy_out"] == (15,) and shapes["fc_value_out"] == (1,)
-    names = list(shapes)
-    assert names[0] == "embedder.block1.conv_out" and names[-1] == "fc_value_out"
-    assert len(names) == 3 * (2 + 2 * 5) + 4 + 2
+def test_hook_points_have_no_parameters(policy):
+    points = [m for m in policy.modules() if isinstance(m, HookPoint)]
+    assert len(points) == len(policy.hook_names())
+    assert all(not list(p.parameters()) and not list(p.buffers()) for p in points)
 
 
-def test_forward_matches_manual_computation(policy):
+def test_forward_equals_research_network_bitwise(policy):
     obs = frames()
-    logits, value, cache = policy.run_with_cache(obs)
-    x = obs.permute(0, 3, 1, 2).float() / 255
-    block = policy.embedder.block1
-    y = torch.nn.functional.max_pool2d(block.conv(x), 3, 2, 1)
-    r = block.res1
-    y_res = y + r.conv2(torch.relu(r.conv1(torch.relu(y))))
-    torch.testing.assert_close(cache["embedder.block1.maxpool_out"], y, rtol=0, atol=0)
-    torch.testing.assert_close(cache["embedder.block1.res1.resadd_out"], y_res, rtol=0, atol=0)
-    hidden = cache["embedder.relufc_out"]
-    torch.testing.assert_close(logits, policy.fc_policy(hidden), rtol=0, atol=0)
-    torch.testing.assert_close(value, policy.fc_value(hidden).squeeze(-1), rtol=0, atol=0)
+    logits, value = policy(obs)
+    ref_logits, ref_value = research_forward(policy.state_dict(), obs)
+    assert logits.shape == (3, 15) and value.shape == (3,)
+    assert torch.equal(logits, ref_logits) and torch.equal(value, ref_value)
 
 
-def test_identity_hooks_leave_logits_bitwise_identical(policy):
-    obs = frames()
-    base, _ = policy(obs)
-    with policy.hooks(
-        {"embedder.block2.res1.resadd_out": lambda a: a, "embedder.fc_out": lambda a: None}
-    ):
-        hooked, _ = policy(obs)
-    assert torch.equal(base, hooked)
+def expected_hook_shapes(scale: int) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    size = 64
+    for b, ch in ((1, 16 * scale), (2, 32 * scale), (3, 32 * scale)):
+        shapes[f"embedder.block{b}.conv_out"] = (ch, size, size)
+        size //= 2
+        shapes[f"embedder.block{b}.maxpool_out"] = (ch, size, size)
+        for r in (1, 2):
+            for hook in RES_HOOKS:
+                shapes[f"embedder.block{b}.res{r}.{hook}"] = (ch, size, size)
+    shapes["embedder.relu3_out"] = (32 * scale, 8, 8)
+    shapes["embedder.flatten_out"] = (32 * scale * 64,)
+    shapes["embedder.fc_out"] = shapes["embedder.relufc_out"] = (256,)
+    shapes["fc_policy_out"], shapes["fc_value_out"] = (15,), (1,)
+    return shapes
 
 
-def test_patched_hidden_gives_hand_computed_logits(policy):
-    v = torch.linspace(0, 1, 256)
-    with policy.hooks({"embedder.relufc_out": lambda a: v.expand_as(a)}):
-        logits, value = policy(frames())
-    expected = policy.fc_policy.weight @ v + policy.fc_policy.bias
-    torch.testing.assert_close(logits, expected.expand(3, 15))
+def test_hook_shapes_scale_1_in_forward_order(policy):
+    shapes = policy.hook_names()
+    assert list(shapes.items()) == list(expected_hook_shapes(1).items())
+    assert shapes["embedder.block2.res1.resadd_out"] == (32, 16, 16)
+    assert len(shapes) == 3 * (2 + 2 * 5) + 4 + 2
 
 
-def test_hooks_removed_after_exceptions_and_nesting(policy):
-    obs = frames()
-    base, _ = policy(obs)
-    with pytest.raises(RuntimeError, match="boom"):
-        with policy.hooks({"embedder.fc_out": lambda a: a * 0}):
-            raise RuntimeError("boom")
-    assert torch.equal(policy(obs)[0], base)
-    with policy.hooks({"embedder.fc_out": lambda a: a + 1}):
-        with policy.hooks({"embedder.fc_out": lambda a: a * 2}):
-            nested, _ = policy(obs)
-    _, _, cache = policy.run_with_cache(obs, ["embedder.fc_out"])
-    expected = policy.fc_policy(torch.relu((cache["embedder.fc_out"] + 1) * 2))
-    torch.testing.assert_close(nested, expected)
-    assert all(not p._forward_hooks for p in policy.hook_points.values())
+def test_hook_shapes_scale_4():
+    with torch.device("meta"):  # shapes only: skip the (slow on CPU) orthogonal init
+        big = ImpalaPolicy(scale=4).to_empty(device="cpu")
+    shapes = big.hook_names()
+    assert list(shapes.items()) == list(expected_hook_shapes(4).items())
+    assert shapes["embedder.block2.res1.resadd_out"] == (128, 16, 16)
 
 
-def test_unknown_hook_name_lists_valid_names(policy):
-    with pytest.raises(KeyError, match="Did you mean.*block2.res1.resadd_out"):
-        with policy.hooks({"embedder.block2.res1.resad_out": lambda a: a}):
-            pass
-    with pytest.raises(KeyError, match="Valid names"):
-        policy.run_with_cache(frames(), ["nope"])
+def test_hook_names_is_a_copy(policy):
+    policy.hook_names().clear()
+    assert len(policy.hook_names()) == 42
 
 
-def test_bad_input_shapes(policy):
+def test_initialisation_is_orthogonal_with_research_gains(policy):
+    def gram(w):  # rows or columns of the flattened weight, whichever are fewer
+        w = w.flatten(1)
+        return w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+
+    for name, module in policy.named_modules():
+        if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+            gain = {"fc_policy": 0.01, "fc_value": 1.0}.get(name, math.sqrt(2))
+            g = gram(module.weight.detach())
+            assert torch.allclose(g, gain**2 * torch.eye(len(g)), atol=1e-5), name
+            assert not module.bias.any(), name
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_scale_rejected(bad):
+    with pytest.raises(ValueError, match="scale"):
+        ImpalaPolicy(scale=bad)
+
+
+def test_bad_inputs_rejected(policy):
     with pytest.raises(ValueError, match="64, 64, 3"):
         policy(torch.zeros(2, 3, 64, 64, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="64, 64, 3"):
+        policy(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))
     with pytest.raises(TypeError, match="uint8"):
         policy(torch.zeros(2, 64, 64, 3))
+
+
+def test_distribution_matches_logits(policy):
+    obs = frames()
+    dist = policy.distribution(obs)
+    assert torch.allclose(dist.probs, torch.softmax(policy(obs)[0], -1), atol=1e-6)
 
 
 def test_act_greedy_and_seeded_sampling(policy):
     obs = frames(5).numpy()
     greedy = policy.act(obs, greedy=True)
+    assert isinstance(greedy, np.ndarray) and greedy.shape == (5,) and greedy.dtype == np.int64
     assert (greedy == policy(torch.as_tensor(obs))[0].argmax(-1).numpy()).all()
     a = policy.act(obs, generator=torch.Generator().manual_seed(1))
     b = policy.act(obs, generator=torch.Generator().manual_seed(1))
-    assert (a == b).all() and a.shape == (5,) and a.dtype == np.int64
+    assert (a == b).all() and a.shape == (5,) and ((0 <= a) & (a < 15)).all()
 
 
-def test_save_load_round_trip_bitwise(policy, tmp_path):
-    path = tmp_path / "p.safetensors"
-    save_policy(policy, path, {"env": "maze-topright-5", "steps": 123})
-    loaded, card = load_policy(path)
-    assert card["steps"] == 123 and card["scale"] == 1
-    for k, v in policy.state_dict().items():
-        assert torch.equal(v, loaded.state_dict()[k])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p.safetensors"]
-
-
-def test_corrupt_checkpoints_raise(policy, tmp_path):
-    path = tmp_path / "p.safetensors"
-    save_policy(policy, path)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="corrupt"):
-        load_policy(path)
-    path.write_bytes(b"\x00" * 64)
-    with pytest.raises(CheckpointError, match="corrupt"):
-        load_policy(path)
-    save_policy(ImpalaPolicy(scale=2), path)
-    card = json.loads(card_path(path).read_text())
-    card["scale"] = 1
-    card_path(path).write_text(json.dumps(card))
-    with pytest.raises(CheckpointError, match="shape"):
-        load_policy(path)
-    card_path(path).write_text("{not json")
-    with pytest.raises(CheckpointError, match="JSON"):
-        load_policy(path)
-    card_path(path).unlink()
-    with pytest.raises(CheckpointError, match="missing"):
-        load_policy(path)
-
-
-def test_research_checkpoint_loads_with_identical_logits(policy, tmp_path):
-    path = tmp_path / "model_80000.pth"
-    torch.save({"model_state_dict": policy.state_dict(), "optimizer_state_dict": {}}, path)
-    loaded = load_research_checkpoint(path)
-    obs = frames()
-    assert torch.equal(loaded(obs)[0], policy(obs)[0])
-    with pytest.raises(CheckpointError, match="scale"):
-        load_research_checkpoint(path, scale=4)
-    torch.save({"other": 1}, path)
-    with pytest.raises(CheckpointError, match="model_state_dict"):
-        load_research_checkpoint(path)
-    path.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError):
-        load_research_checkpoint(path)
+def test_act_samples_from_the_distribution(policy):
+    policy = copy.deepcopy(policy)
+    with torch.no_grad():  # a known distribution: logits = bias
+        policy.fc_policy.weight.zero_()
+        policy.fc_policy.bias.copy_(torch.log(torch.tensor([0.7, 0.3] + [1e-9] * 13)))
+    obs = np.zeros((256, 64, 64, 3), np.uint8)
+    actions = policy.act(obs, generator=torch.Generator().manual_seed(0))
+    assert set(np.unique(actions)) <= {0, 1}
+    assert abs((actions == 0).mean() - 0.7) < 0.1  # 3.5 sigma; seeded

@@ -1,9 +1,11 @@
 """Policy checkpoints: weights in safetensors plus a JSON model card; no pickle.
 
 ``save_policy(policy, "run/policy.safetensors", card)`` writes the weights and
-``run/policy.json`` (the card: architecture, scale, and whatever the caller records:
-env variant, steps, metrics, git sha). Both writes are atomic. ``load_policy`` checks
-everything and raises :class:`CheckpointError` for a corrupt or mismatched file.
+``run/policy.json`` (the card: architecture, scale, num_actions and whatever the caller
+records: env variant, steps, metrics, git sha). Each file is written atomically (a
+temporary file in the same folder, fsync, ``os.replace``). ``load_policy`` checks
+everything and raises :class:`CheckpointError` for a missing, corrupt or mismatched file.
+``load_research_checkpoint`` reads the research code's ``.pth`` files safely.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,7 +22,9 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
@@ -30,6 +34,8 @@ from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.io import atomic_write_bytes, atomic_write_text
 
 ARCHITECTURE = "impala"
+FIRST_CONV = "embedder.block1.conv.weight"  # (16 * scale, 3, 3, 3)
+POLICY_HEAD = "fc_policy.weight"  # (num_actions, 256)
 
 
 class CheckpointError(ValueError):
@@ -37,73 +43,154 @@ class CheckpointError(ValueError):
 
 
 def card_path(weights_path: str | Path) -> Path:
-    """The JSON card beside a weights file: same stem, ``.json``."""
+    """The JSON card beside a weights file: same stem, ``.json``.
+
+    Example:
+        >>> card_path("runs/a/policy.safetensors").as_posix()
+        'runs/a/policy.json'
+    """
     return Path(weights_path).with_suffix(".json")
 
 
 def git_sha(repo: str | Path | None = None) -> str | None:
-    """The HEAD commit of the repository holding ``repo`` (default: this package), or None."""
-    where = Path(repo) if repo else Path(__file__).resolve().parent
+    """The HEAD commit of the git checkout holding ``repo`` (default: this package's
+    source), or None outside a checkout or without git.
+
+    Example:
+        >>> import tempfile
+        >>> git_sha(tempfile.gettempdir()) is None
+        True
+    """
+    where = Path(repo) if repo is not None else Path(__file__).resolve().parent
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and sha else None
+
+
+def _json_default(obj: Any) -> Any:
+    """Card values json can't write by itself: numpy scalars/arrays, tensors, paths."""
+    if isinstance(obj, np.generic | np.ndarray | torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"model card value {obj!r} ({type(obj).__name__}) is not JSON-serialisable")
 
 
 def save_policy(policy: ImpalaPolicy, path: str | Path, card: dict | None = None) -> None:
-    """Write ``policy``'s weights to ``path`` (safetensors) and its card beside it."""
+    """Write ``policy``'s weights to ``path`` (``.safetensors``) and its card beside it.
+
+    The card gets ``architecture``, ``scale`` and ``num_actions`` added to the caller's
+    fields; a caller's value contradicting the policy is a ``ValueError``. The card is
+    serialised before anything is written, so a bad card leaves no files behind.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "p.safetensors"
+        >>> save_policy(ImpalaPolicy(), path, {"steps": 10})
+        >>> sorted(p.name for p in path.parent.iterdir())
+        ['p.json', 'p.safetensors']
+    """
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"weights path must end in .safetensors, got {path}")
-    full_card = {
-        **(card or {}),
-        "architecture": ARCHITECTURE,
-        "scale": policy.scale,
-        "num_actions": policy.num_actions,
-    }
+    own = {"architecture": ARCHITECTURE, "scale": policy.scale, "num_actions": policy.num_actions}
+    card = dict(card or {})
+    for key, value in own.items():
+        if card.get(key, value) != value:
+            raise ValueError(f"card says {key}={card[key]!r}, the policy has {value!r}")
+    text = json.dumps({**card, **own}, indent=2, sort_keys=True, default=_json_default)
     tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     atomic_write_bytes(path, save_safetensors_bytes(tensors, metadata={"format": "pt"}))
-    atomic_write_text(card_path(path), json.dumps(full_card, indent=2, sort_keys=True))
+    atomic_write_text(card_path(path), text)
 
 
 def read_card(path: str | Path) -> dict:
-    """The model card of the weights at ``path``; CheckpointError if missing or invalid."""
+    """The model card of the weights at ``path``; CheckpointError if missing or invalid.
+
+    Example:
+        >>> read_card("/nonexistent/policy.safetensors")
+        Traceback (most recent call last):
+        ...
+        mazepolicy.agents.checkpoint.CheckpointError: model card /nonexistent/policy.json is missing
+    """
     cpath = card_path(path)
     try:
-        card = json.loads(cpath.read_text())
+        card = json.loads(cpath.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"model card {cpath} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
         raise CheckpointError(f"model card {cpath} is not valid JSON: {err}") from None
     if not isinstance(card, dict) or card.get("architecture") != ARCHITECTURE:
         raise CheckpointError(f"model card {cpath} does not describe an {ARCHITECTURE} policy")
     for key in ("scale", "num_actions"):
-        if not isinstance(card.get(key), int) or card[key] < 1:
-            raise CheckpointError(f"model card {cpath}: bad {key} {card.get(key)!r}")
+        value = card.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise CheckpointError(f"model card {cpath}: bad {key} {value!r}")
     return card
 
 
-def load_state_dict_into(policy: ImpalaPolicy, state: dict, source: str) -> None:
-    """Load ``state`` strictly, with CheckpointError naming missing/extra/mis-shaped keys."""
-    expected = policy.state_dict()
+def _infer_shape(state: dict, source: str) -> tuple[int, int]:
+    """(scale, num_actions) of an IMPALA state dict, from its first conv and policy head."""
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source}: {key} is a {type(value).__name__}, not a tensor")
+    first, head = state.get(FIRST_CONV), state.get(POLICY_HEAD)
+    if first is None or head is None:
+        raise CheckpointError(f"{source}: no {FIRST_CONV} or {POLICY_HEAD}; not an IMPALA policy")
+    if first.ndim != 4 or first.shape[0] < 16 or first.shape[0] % 16 or head.ndim != 2:
+        raise CheckpointError(
+            f"{source}: {FIRST_CONV} has shape {tuple(first.shape)} and {POLICY_HEAD} "
+            f"{tuple(head.shape)}; expected (16 * scale, 3, 3, 3) and (num_actions, 256)"
+        )
+    if head.shape[0] < 1:
+        raise CheckpointError(f"{source}: {POLICY_HEAD} has no actions")
+    return first.shape[0] // 16, head.shape[0]
+
+
+def _build(
+    state: dict, scale: int, num_actions: int, source: str, device: str | torch.device
+) -> ImpalaPolicy:
+    """A policy on ``device`` with a copy of ``state``, after strict key, shape and dtype
+    checks. Built on the meta device, so no time goes into initialising weights."""
+    with torch.device("meta"):
+        policy = ImpalaPolicy(scale=scale, num_actions=num_actions)
+    expected = policy.state_dict()  # meta tensors: shapes only
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{source}: missing keys {missing[:5]}, unexpected keys {extra[:5]}")
+        raise CheckpointError(f"{source}: missing keys {missing}, unexpected keys {extra}")
     for key, value in state.items():
-        if tuple(value.shape) != tuple(expected[key].shape):
+        if value.shape != expected[key].shape:
             raise CheckpointError(
                 f"{source}: {key} has shape {tuple(value.shape)}, "
-                f"expected {tuple(expected[key].shape)}"
+                f"expected {tuple(expected[key].shape)} for scale {scale}"
             )
-    policy.load_state_dict(state)
+        if value.dtype != torch.float32:
+            raise CheckpointError(f"{source}: {key} has dtype {value.dtype}, expected float32")
+    policy.to_empty(device=device).load_state_dict(state, strict=True)
+    return policy.eval()
 
 
 def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[ImpalaPolicy, dict]:
-    """Load a policy saved by :func:`save_policy`: (policy in eval mode, card)."""
+    """Load a policy saved by :func:`save_policy`: (policy in eval mode on ``device``, card).
+
+    Raises:
+        CheckpointError: missing or invalid card, missing or corrupt weights, weights
+            that do not match the card, missing/extra keys, wrong shapes or dtypes.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "p.safetensors"
+        >>> save_policy(ImpalaPolicy(scale=1), path, {"note": "demo"})
+        >>> policy, card = load_policy(path)
+        >>> policy.scale, card["note"], policy.training
+        (1, 'demo', False)
+    """
     path = Path(path)
     card = read_card(path)
     try:
@@ -112,16 +199,30 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
         raise CheckpointError(f"weights file {path} is missing") from None
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"weights file {path} is corrupt: {err}") from None
-    policy = ImpalaPolicy(scale=card["scale"], num_actions=card["num_actions"])
-    load_state_dict_into(policy, state, str(path))
-    return policy.to(device).eval(), card
+    scale, num_actions = _infer_shape(state, str(path))
+    if (scale, num_actions) != (card["scale"], card["num_actions"]):
+        raise CheckpointError(
+            f"{path}: card says scale {card['scale']}, {card['num_actions']} actions; "
+            f"the weights have scale {scale}, {num_actions} actions (shape mismatch)"
+        )
+    return _build(state, scale, num_actions, str(path), device), card
 
 
-def load_research_checkpoint(path: str | Path, scale: int | None = None) -> ImpalaPolicy:
+def load_research_checkpoint(
+    path: str | Path, scale: int | None = None, device: str | torch.device = "cpu"
+) -> ImpalaPolicy:
     """Load a research-code ``.pth`` (a dict with ``model_state_dict``), safely.
 
     Read with ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects.
-    ``scale`` is inferred from the first conv's output channels (16 * scale) if not given.
+    The scale is inferred from the first conv's output channels (16 * scale); a given
+    ``scale`` that disagrees is a :class:`CheckpointError`, as is any unreadable file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model_200015872.pth"
+        >>> torch.save({"model_state_dict": ImpalaPolicy(scale=1).state_dict()}, path)
+        >>> load_research_checkpoint(path).scale
+        1
     """
     try:
         data = torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -131,14 +232,8 @@ def load_research_checkpoint(path: str | Path, scale: int | None = None) -> Impa
         raise CheckpointError(f"cannot read research checkpoint {path}: {err}") from None
     state = data.get("model_state_dict") if isinstance(data, dict) else None
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds no 'model_state_dict'")
-    first = state.get("embedder.block1.conv.weight")
-    if first is None:
-        raise CheckpointError(f"{path}: no embedder.block1.conv.weight; not an IMPALA policy")
-    inferred = first.shape[0] // 16
+        raise CheckpointError(f"{path} holds no 'model_state_dict' dict")
+    inferred, num_actions = _infer_shape(state, str(path))
     if scale is not None and scale != inferred:
         raise CheckpointError(f"{path} has scale {inferred}, not {scale}")
-    num_actions = state["fc_policy.weight"].shape[0] if "fc_policy.weight" in state else 15
-    policy = ImpalaPolicy(scale=inferred, num_actions=num_actions)
-    load_state_dict_into(policy, state, str(path))
-    return policy.eval()
+    return _build(dict(state), inferred, num_actions, str(path), device)

@@ -1,9 +1,10 @@
 """Named hook points on a network, TransformerLens-style.
 
 A :class:`HookPoint` is an identity module placed after an operation; its name is its
-module path (``embedder.block2.res1.resadd_out``). A :class:`HookedModule` can cache
-the activations at any hook points, and patch them with functions for the duration of a
-``with`` block. Hooks are always removed, exceptions included.
+module path (``embedder.block2.res1.resadd_out``). A :class:`HookedModule` caches the
+activations at any hook points (:meth:`~HookedModule.run_with_cache`) and patches them
+with functions for the duration of a ``with`` block (:meth:`~HookedModule.hooks`).
+Hooks are always removed on exit, exceptions included.
 
 Example:
     >>> import torch
@@ -29,100 +30,122 @@ import torch
 from torch import nn
 
 HookFn = Callable[[torch.Tensor], torch.Tensor | None]
+"""``fn(activation) -> new activation``, or ``None`` to leave it unchanged."""
 
 
 class HookPoint(nn.Identity):
-    """An identity module marking a named activation; ``name`` is set by its owner."""
-
-    name: str = ""
+    """An identity module marking a named activation; it has no parameters."""
 
 
 class HookedModule(nn.Module):
-    """A module whose :class:`HookPoint` submodules can be cached and patched by name."""
+    """A module whose :class:`HookPoint` submodules can be cached and patched by name.
 
-    def setup_hooks(self) -> None:
-        """Name every hook point after its module path; call at the end of ``__init__``."""
-        self._hook_points: dict[str, HookPoint] = {}
-        for name, module in self.named_modules():
-            if isinstance(module, HookPoint):
-                module.name = name
-                self._hook_points[name] = module
+    Subclasses return ``(logits, value)`` from ``forward`` and set ``input_shape`` (per
+    sample) and ``input_dtype``: :meth:`hook_names` runs one forward pass on a blank input
+    of that shape to measure the activations.
+    """
+
+    input_shape: tuple[int, ...]
+    input_dtype: torch.dtype = torch.float32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hook_shapes: dict[str, tuple[int, ...]] | None = None
 
     @property
     def hook_points(self) -> dict[str, HookPoint]:
-        return dict(self._hook_points)
+        """Every hook point by name (its module path), in registration order."""
+        return {n: m for n, m in self.named_modules() if isinstance(m, HookPoint)}
 
     def check_hook_names(self, names: Iterable[str]) -> list[str]:
-        """Return ``names`` as a list; ``KeyError`` naming the valid ones for any unknown."""
+        """Return ``names`` as a list; ``KeyError`` naming the valid ones for any unknown.
+
+        Example:
+            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> ImpalaPolicy().check_hook_names(["embedder.fc_out"])
+            ['embedder.fc_out']
+        """
         names = list(names)
+        valid = list(self.hook_points)
         for name in names:
-            if name not in self._hook_points:
-                close = difflib.get_close_matches(name, self._hook_points, n=3)
+            if name not in valid:
+                close = difflib.get_close_matches(str(name), valid, n=3)
                 hint = f" Did you mean {close}?" if close else ""
-                raise KeyError(
-                    f"unknown hook point {name!r}.{hint} Valid names: {list(self._hook_points)}"
-                )
+                raise KeyError(f"unknown hook point {name!r}.{hint} Valid names: {valid}")
         return names
 
     def hook_names(self) -> dict[str, tuple[int, ...]]:
-        """Hook names in forward order, each with its per-sample activation shape."""
-        param = next(self.parameters())
-        obs = torch.zeros((1, *self.input_shape), dtype=torch.uint8, device=param.device)
-        order: list[str] = []
-        shapes: dict[str, tuple[int, ...]] = {}
+        """Hook names in forward order, each with its per-sample activation shape.
 
-        def record(module, inputs, output):
-            order.append(module.name)
-            shapes[module.name] = tuple(output.shape[1:])
+        Measured once with a forward pass on a blank input, then cached.
 
-        handles = [p.register_forward_hook(record) for p in self._hook_points.values()]
-        try:
+        Example:
+            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> list(ImpalaPolicy().hook_names().items())[0]
+            ('embedder.block1.conv_out', (16, 64, 64))
+        """
+        if self._hook_shapes is None:
+            device = next(self.parameters()).device
+            blank = torch.zeros((1, *self.input_shape), dtype=self.input_dtype, device=device)
             with torch.no_grad():
-                self(obs)
-        finally:
-            for h in handles:
-                h.remove()
-        return {name: shapes[name] for name in order}
+                _, _, cache = self.run_with_cache(blank)  # filled in forward order
+            self._hook_shapes = {name: tuple(a.shape[1:]) for name, a in cache.items()}
+        return dict(self._hook_shapes)
 
     @contextmanager
     def hooks(self, fns: dict[str, HookFn]) -> Iterator[None]:
-        """Patch activations while the block runs: ``fn(activation)`` returns the new
-        activation, or ``None`` to keep it. Several names at once; nesting applies both.
+        """Patch activations while the block runs.
+
+        ``fns`` maps hook names to ``fn(activation) -> new activation or None``
+        (``None`` keeps it); activations are batched, on the model's device. All names
+        are checked before any hook is set. Nested blocks apply every hook, outer first.
 
         Example:
             >>> import torch
             >>> from mazepolicy.agents.impala import ImpalaPolicy
             >>> policy = ImpalaPolicy()
-            >>> with policy.hooks({"embedder.fc_out": lambda a: a * 0}):
-            ...     pass
+            >>> obs = torch.zeros(2, 64, 64, 3, dtype=torch.uint8)
+            >>> with policy.hooks({"fc_value_out": lambda v: v * 0 + 7}):
+            ...     _, value = policy(obs)
+            >>> value.tolist()
+            [7.0, 7.0]
         """
         names = self.check_hook_names(fns)
+        points = self.hook_points
         handles = []
         try:
             for name in names:
-                fn = fns[name]
                 handles.append(
-                    self._hook_points[name].register_forward_hook(
-                        lambda module, inputs, output, fn=fn: fn(output)
+                    points[name].register_forward_hook(
+                        lambda module, inputs, output, fn=fns[name]: fn(output)
                     )
                 )
             yield
         finally:
-            for h in handles:
-                h.remove()
+            for handle in handles:
+                handle.remove()
 
     def run_with_cache(
         self, obs: torch.Tensor, names: Iterable[str] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward ``obs`` and return (logits, value, {hook name: activation}).
+        """Forward ``obs``; return (logits, value, {hook name: detached activation}).
 
-        ``names=None`` caches every hook point. Activations are detached.
+        ``names=None`` caches every hook point. Hooks already set apply, so the cache
+        holds patched activations.
+
+        Example:
+            >>> import torch
+            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> obs = torch.zeros(3, 64, 64, 3, dtype=torch.uint8)
+            >>> _, _, cache = ImpalaPolicy(scale=1).run_with_cache(obs)
+            >>> tuple(cache["embedder.block2.res1.resadd_out"].shape)
+            (3, 32, 16, 16)
         """
-        names = list(self._hook_points) if names is None else self.check_hook_names(names)
+        names = list(self.hook_points) if names is None else self.check_hook_names(names)
         cache: dict[str, torch.Tensor] = {}
 
-        def store(name):
-            def fn(activation):
+        def store(name: str) -> HookFn:
+            def fn(activation: torch.Tensor) -> None:
                 cache[name] = activation.detach()
 
             return fn

@@ -4,9 +4,14 @@ The architecture and parameter names follow the research code (train-procgen-pyt
 as used by Langosco et al. 2022 and Mini et al. 2023), so its ``state_dict`` keys are
 the same and research checkpoints load directly. Every intermediate activation passes
 through a :class:`~mazepolicy.agents.hooks.HookPoint` named after its module path, e.g.
-``embedder.block2.res1.resadd_out``.
+``embedder.block2.res1.resadd_out`` (the research's hook names).
 
-Input: uint8 frames (N, 64, 64, 3) as the env gives them, scaled to [0, 1] inside.
+Input: uint8 frames (N, 64, 64, 3) NHWC as the env gives them; converted to float / 255
+and NCHW inside, as the research's ``ScaledFloatFrame`` + ``TransposeFrame`` wrappers do.
+
+Initialisation differs from the research code (which uses Xavier-uniform for the body):
+every conv and linear layer here is orthogonal with gain sqrt(2), except ``fc_policy``
+(gain 0.01) and ``fc_value`` (gain 1), as in the research heads; all biases are zero.
 
 Example:
     >>> import torch
@@ -31,9 +36,14 @@ from mazepolicy.agents.hooks import HookedModule, HookPoint
 
 
 class ResidualBlock(nn.Module):
-    """x + conv2(relu(conv1(relu(x)))), with a hook after every operation."""
+    """x + conv2(relu(conv1(relu(x)))), with a hook after every operation.
 
-    def __init__(self, channels: int):
+    Example:
+        >>> ResidualBlock(8)(torch.zeros(1, 8, 5, 5)).shape
+        torch.Size([1, 8, 5, 5])
+    """
+
+    def __init__(self, channels: int) -> None:
         super().__init__()
         self.relu1_out = HookPoint()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
@@ -52,9 +62,14 @@ class ResidualBlock(nn.Module):
 
 
 class ImpalaBlock(nn.Module):
-    """conv3x3 -> maxpool(3, stride 2) -> two residual blocks; halves H and W."""
+    """conv3x3 -> maxpool(3, stride 2, pad 1) -> two residual blocks; halves H and W.
 
-    def __init__(self, in_channels: int, out_channels: int):
+    Example:
+        >>> ImpalaBlock(3, 16)(torch.zeros(1, 3, 64, 64)).shape
+        torch.Size([1, 16, 32, 32])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.conv_out = HookPoint()
@@ -70,9 +85,16 @@ class ImpalaBlock(nn.Module):
 
 
 class ImpalaEmbedder(nn.Module):
-    """Three IMPALA blocks (16, 32, 32 channels times ``scale``), relu, fc to 256, relu."""
+    """Three IMPALA blocks (16, 32, 32 channels times ``scale``), relu, fc to 256, relu.
 
-    def __init__(self, scale: int = 1, in_channels: int = 3):
+    Takes float NCHW frames in [0, 1] (what SB3 feeds its features extractor).
+
+    Example:
+        >>> ImpalaEmbedder(scale=1)(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 256])
+    """
+
+    def __init__(self, scale: int = 1, in_channels: int = 3) -> None:
         super().__init__()
         self.block1 = ImpalaBlock(in_channels, 16 * scale)
         self.block2 = ImpalaBlock(16 * scale, 32 * scale)
@@ -98,12 +120,22 @@ class ImpalaPolicy(HookedModule):
         scale: width multiplier (1 -> 16/32/32 channels, 4 -> 64/128/128 as in the
             research's maze policies).
         num_actions: size of the action space (15 for Procgen).
+
+    Example:
+        >>> import numpy as np
+        >>> policy = ImpalaPolicy(scale=1)
+        >>> policy.act(np.zeros((4, 64, 64, 3), np.uint8), greedy=True).shape
+        (4,)
     """
 
-    def __init__(self, scale: int = 1, num_actions: int = 15):
+    input_shape = (64, 64, 3)
+    input_dtype = torch.uint8
+
+    def __init__(self, scale: int = 1, num_actions: int = 15) -> None:
         super().__init__()
-        if int(scale) != scale or scale < 1:
-            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        for name, value in (("scale", scale), ("num_actions", num_actions)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.scale = int(scale)
         self.num_actions = int(num_actions)
         self.embedder = ImpalaEmbedder(self.scale)
@@ -112,11 +144,10 @@ class ImpalaPolicy(HookedModule):
         self.fc_value = nn.Linear(256, 1)
         self.fc_value_out = HookPoint()
         self.reset_parameters()
-        self.setup_hooks()
 
     def reset_parameters(self) -> None:
         """Orthogonal init: gain sqrt(2) for the body, 0.01 policy head, 1 value head;
-        zero biases (the usual PPO initialisation)."""
+        zero biases (the usual PPO initialisation; the research body is Xavier-uniform)."""
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.orthogonal_(module.weight, gain=math.sqrt(2))
@@ -126,12 +157,17 @@ class ImpalaPolicy(HookedModule):
 
     @staticmethod
     def preprocess(obs: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, 64, 64, 3) NHWC -> float (N, 3, 64, 64) in [0, 1]."""
-        if obs.ndim != 4 or obs.shape[-1] != 3:
+        """uint8 (N, 64, 64, 3) NHWC -> float (N, 3, 64, 64) in [0, 1].
+
+        Example:
+            >>> ImpalaPolicy.preprocess(torch.full((1, 64, 64, 3), 255, dtype=torch.uint8)).max()
+            tensor(1.)
+        """
+        if obs.ndim != 4 or tuple(obs.shape[1:]) != ImpalaPolicy.input_shape:
             raise ValueError(f"expected frames of shape (N, 64, 64, 3), got {tuple(obs.shape)}")
         if obs.dtype != torch.uint8:
             raise TypeError(f"expected uint8 frames, got {obs.dtype}")
-        return obs.permute(0, 3, 1, 2).float().div_(255.0)
+        return obs.permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, 64, 64)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, 64, 64, 3) -> (logits (N, A), value (N,))."""
@@ -141,19 +177,35 @@ class ImpalaPolicy(HookedModule):
         return logits, value.squeeze(-1)
 
     def distribution(self, obs: torch.Tensor) -> Categorical:
-        """The action distribution for uint8 frames (N, 64, 64, 3)."""
+        """The action distribution for uint8 frames (N, 64, 64, 3).
+
+        Example:
+            >>> policy = ImpalaPolicy()
+            >>> policy.distribution(torch.zeros(2, 64, 64, 3, dtype=torch.uint8)).probs.shape
+            torch.Size([2, 15])
+        """
         return Categorical(logits=self(obs)[0])
 
     @torch.inference_mode()
-    def act(self, obs: np.ndarray, greedy: bool = False, generator=None) -> np.ndarray:
-        """Actions (N,) for numpy uint8 frames (N, 64, 64, 3); sampled unless ``greedy``."""
+    def act(
+        self,
+        obs: np.ndarray | torch.Tensor,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """Actions (N,) int64 for uint8 frames (N, 64, 64, 3), computed on the policy's
+        device; sampled (with ``generator``, on that device, if given) unless ``greedy``.
+
+        Example:
+            >>> import numpy as np
+            >>> policy = ImpalaPolicy()
+            >>> obs = np.zeros((2, 64, 64, 3), np.uint8)
+            >>> policy.act(obs, generator=torch.Generator().manual_seed(0)).dtype
+            dtype('int64')
+        """
         device = next(self.parameters()).device
-        logits, _ = self(torch.as_tensor(obs, device=device))
+        logits, _ = self(torch.as_tensor(obs, device=device))  # (N, A)
         if greedy:
             return logits.argmax(dim=-1).cpu().numpy()
-        probs = torch.softmax(logits.float(), dim=-1)
+        probs = torch.softmax(logits.float(), dim=-1)  # (N, A)
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1).cpu().numpy()
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (64, 64, 3)
