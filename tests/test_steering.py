@@ -180,3 +180,17 @@ def test_decision_square_stats_and_vector_field_with_known_policy(states):
     field = vector_field(AlwaysUp(), states[0])
     assert all(move == pytest.approx((0.0, 1.0)) for move in field.values())
     assert states[0].cheese_cell not in field
+
+
+def test_peak_match_rate_and_channel_scores(policy, states):
+    from mazepolicy.interp.channels import cheese_tracking_channels, peak_match_rate
+
+    diffs = torch.randn(5, 4, 8, 8) * 0.01
+    positions = torch.tensor([[1, 2], [3, 3], [7, 0], [0, 7], [4, 5]])
+    for i, (r, c) in enumerate(positions.tolist()):
+        diffs[i, 2, r, c] = 3.0  # channel 2 peaks exactly at the target
+        diffs[i, 0, (r + 4) % 8, (c + 4) % 8] = 3.0  # channel 0 peaks far away
+    rates = peak_match_rate(diffs, positions, tolerance=0)
+    assert rates[2] == 1.0 and rates[0] == 0.0
+    scores = cheese_tracking_channels(policy, states[:2], LAYER, cells_per_maze=3)
+    assert scores.shape == (32,) and ((scores >= 0) & (scores <= 1)).all()
