@@ -560,6 +560,13 @@ class MazeState:
 
         ``cell`` is (x, y) in inner-maze coordinates, (0, 0) the bottom-left start cell.
         """
+        x, y = self._in_maze(cell, what)
+        if self.inner[y, x] == WALL:
+            raise ValueError(f"{what} {(x, y)} is on a wall")
+        return x, y
+
+    def _in_maze(self, cell: Cell, what: str) -> Cell:
+        """``cell`` as two ints; ``ValueError`` unless it is an (x, y) inside the maze."""
         try:
             x, y = (int(v) for v in cell)
         except (TypeError, ValueError):
@@ -567,8 +574,6 @@ class MazeState:
         n = self.maze_dim
         if not (0 <= x < n and 0 <= y < n):
             raise ValueError(f"{what} {(x, y)} is outside the {n}x{n} maze")
-        if self.inner[y, x] == WALL:
-            raise ValueError(f"{what} {(x, y)} is on a wall")
         return x, y
 
     # ---------------------------------------------------------------- mouse
@@ -618,13 +623,7 @@ class MazeState:
 
         Raises ``ValueError`` outside the maze, or when walling the mouse or cheese cell.
         """
-        try:
-            x, y = (int(v) for v in cell)
-        except (TypeError, ValueError):
-            raise ValueError(f"cell must be an (x, y) pair of ints, got {cell!r}") from None
-        n = self.maze_dim
-        if not (0 <= x < n and 0 <= y < n):
-            raise ValueError(f"cell {(x, y)} is outside the {n}x{n} maze")
+        x, y = self._in_maze(cell, "cell")
         if wall and (x, y) == self.mouse_cell:
             raise ValueError(f"cell {(x, y)} holds the mouse")
         if wall and (x, y) == self.cheese_cell:
