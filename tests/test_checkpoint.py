@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -64,7 +65,9 @@ def test_round_trip_is_bitwise(policy, tmp_path):
     card = {"env": "maze-topright-5", "steps": 123, "metrics": {"cheese": 0.5}, "sha": git_sha()}
     save_policy(policy, path, card)
     loaded, loaded_card = load_policy(path)
-    assert loaded_card == {**card, "architecture": "impala", "scale": 1, "num_actions": 15}
+    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+    own = {"architecture": "impala", "scale": 1, "num_actions": 15, "weights_sha256": checksum}
+    assert loaded_card == {**card, **own}
     assert list(loaded.state_dict()) == list(policy.state_dict())
     for key, value in policy.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
@@ -84,11 +87,15 @@ def test_loaded_weights_are_writable_copies(saved):
     assert not torch.equal(loaded.fc_value.bias, again.fc_value.bias)
 
 
-def test_card_json_handles_numpy_and_paths(policy, tmp_path):
+def test_card_json_handles_numpy_paths_and_nan(policy, tmp_path):
     path = tmp_path / "p.safetensors"
-    save_policy(policy, path, {"steps": np.int64(7), "rate": np.float32(0.5), "out": tmp_path})
+    card = {"steps": np.int64(7), "rate": np.float32(0.5), "out": tmp_path, "sps": float("nan")}
+    card |= {"loss": np.float32("nan"), "curve": np.array([1.0, np.inf])}
+    save_policy(policy, path, card)
+    assert "NaN" not in card_path(path).read_text()
     card = read_card(path)
     assert card["steps"] == 7 and card["rate"] == 0.5 and card["out"] == str(tmp_path)
+    assert card["sps"] is None and card["loss"] is None and card["curve"] == [1.0, None]
 
 
 def test_bad_saves_write_nothing(policy, tmp_path):
@@ -146,6 +153,34 @@ def test_damaged_files_load_or_raise_checkpoint_error(tmp_path_factory, data):
     except CheckpointError:
         return
     assert policy.scale == 1
+
+
+def test_changed_weight_bytes_fail_the_checksum(saved):
+    original = saved.read_bytes()
+    raw = bytearray(original)
+    raw[-5] ^= 0x01  # one bit of fc_value.bias: still a valid safetensors file
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_policy(saved)
+    saved.write_bytes(original)
+    other_policy, _ = load_policy(saved)
+    with torch.no_grad():
+        other_policy.fc_value.bias.add_(1.0)
+    other = saved.with_name("other.safetensors")
+    save_policy(other_policy, other)
+    saved.write_bytes(other.read_bytes())  # valid weights, but not the card's
+    with pytest.raises(CheckpointError, match="not the one its card describes"):
+        load_policy(saved)
+
+
+def test_resaving_with_a_loaded_card_updates_the_checksum(saved):
+    loaded, card = load_policy(saved)
+    with torch.no_grad():
+        loaded.fc_value.bias.add_(1.0)
+    save_policy(loaded, saved, card)
+    again, new_card = load_policy(saved)
+    assert new_card["weights_sha256"] != card["weights_sha256"]
+    assert torch.equal(again.fc_value.bias, loaded.fc_value.bias)
 
 
 def test_card_problems_raise(saved):

@@ -66,6 +66,8 @@ def test_run_with_cache_subset(policy):
     _, _, cache = policy.run_with_cache(frames(), names)
     assert set(cache) == set(names)
     assert cache["embedder.block3.res2.conv1_out"].shape == (3, 32, 8, 8)
+    _, _, single = policy.run_with_cache(frames(), "fc_value_out")  # one name, not letters
+    assert list(single) == ["fc_value_out"] and torch.equal(single["fc_value_out"], cache[names[0]])
 
 
 def test_identity_hooks_leave_logits_bitwise_identical(policy):

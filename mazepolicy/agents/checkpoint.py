@@ -1,10 +1,11 @@
 """Policy checkpoints: weights in safetensors plus a JSON model card; no pickle.
 
 ``save_policy(policy, "run/policy.safetensors", card)`` writes the weights and
-``run/policy.json`` (the card: architecture, scale, num_actions and whatever the caller
-records: env variant, steps, metrics, git sha). Each file is written atomically (a
-temporary file in the same folder, fsync, ``os.replace``). ``load_policy`` checks
-everything and raises :class:`CheckpointError` for a missing, corrupt or mismatched file.
+``run/policy.json`` (the card: architecture, scale, num_actions, the weights' SHA-256 and
+whatever the caller records: env variant, steps, metrics, git sha). Each file is written
+atomically (a temporary file in the same folder, fsync, ``os.replace``). ``load_policy``
+checks everything, the weights' bytes against the card's checksum included, and raises
+:class:`CheckpointError` for a missing, corrupt or mismatched file.
 ``load_research_checkpoint`` reads the research code's ``.pth`` files safely.
 
 Example:
@@ -19,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -31,9 +33,10 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.io import atomic_write_bytes, atomic_write_text
+from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 ARCHITECTURE = "impala"
+CHECKSUM = "weights_sha256"  # card field: SHA-256 of the weights file's bytes
 FIRST_CONV = "embedder.block1.conv.weight"  # (16 * scale, 3, 3, 3)
 POLICY_HEAD = "fc_policy.weight"  # (num_actions, 256)
 
@@ -75,7 +78,7 @@ def git_sha(repo: str | Path | None = None) -> str | None:
 def _json_default(obj: Any) -> Any:
     """Card values json can't write by itself: numpy scalars/arrays, tensors, paths."""
     if isinstance(obj, np.generic | np.ndarray | torch.Tensor):
-        return obj.tolist()
+        return json.loads(json_dumps(obj.tolist()))  # plain values, non-finite ones as None
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"model card value {obj!r} ({type(obj).__name__}) is not JSON-serialisable")
@@ -85,8 +88,11 @@ def save_policy(policy: ImpalaPolicy, path: str | Path, card: dict | None = None
     """Write ``policy``'s weights to ``path`` (``.safetensors``) and its card beside it.
 
     The card gets ``architecture``, ``scale`` and ``num_actions`` added to the caller's
-    fields; a caller's value contradicting the policy is a ``ValueError``. The card is
-    serialised before anything is written, so a bad card leaves no files behind.
+    fields (a caller's value contradicting the policy is a ``ValueError``), and
+    ``weights_sha256``, which :func:`load_policy` checks (a caller's old one, e.g. from a
+    loaded card, is replaced). Non-finite floats are written as ``null`` (valid JSON).
+    The card is serialised before anything is written, so a bad card leaves no files
+    behind.
 
     Example:
         >>> import tempfile, pathlib
@@ -103,9 +109,12 @@ def save_policy(policy: ImpalaPolicy, path: str | Path, card: dict | None = None
     for key, value in own.items():
         if card.get(key, value) != value:
             raise ValueError(f"card says {key}={card[key]!r}, the policy has {value!r}")
-    text = json.dumps({**card, **own}, indent=2, sort_keys=True, default=_json_default)
+    json_dumps(card, default=_json_default)  # fail on a bad card before writing anything
     tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
-    atomic_write_bytes(path, save_safetensors_bytes(tensors, metadata={"format": "pt"}))
+    blob = save_safetensors_bytes(tensors, metadata={"format": "pt"})
+    own[CHECKSUM] = hashlib.sha256(blob).hexdigest()
+    text = json_dumps({**card, **own}, indent=2, sort_keys=True, default=_json_default)
+    atomic_write_bytes(path, blob)
     atomic_write_text(card_path(path), text)
 
 
@@ -181,7 +190,9 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
 
     Raises:
         CheckpointError: missing or invalid card, missing or corrupt weights, weights
-            that do not match the card, missing/extra keys, wrong shapes or dtypes.
+            whose SHA-256 differs from the card's (checked when the card has one; cards
+            written before it was added have none), weights that do not match the
+            card, missing/extra keys, wrong shapes or dtypes.
 
     Example:
         >>> import tempfile, pathlib
@@ -194,10 +205,19 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
     path = Path(path)
     card = read_card(path)
     try:
-        state = load_safetensors_bytes(path.read_bytes())
+        blob = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"weights file {path} is missing") from None
-    except (SafetensorError, ValueError, OSError) as err:
+    except OSError as err:
+        raise CheckpointError(f"weights file {path} is unreadable: {err}") from None
+    if CHECKSUM in card and hashlib.sha256(blob).hexdigest() != card[CHECKSUM]:
+        raise CheckpointError(
+            f"weights file {path} is corrupt or not the one its card describes: "
+            f"its SHA-256 differs from the card's {CHECKSUM}"
+        )
+    try:
+        state = load_safetensors_bytes(blob)
+    except (SafetensorError, ValueError) as err:
         raise CheckpointError(f"weights file {path} is corrupt: {err}") from None
     scale, num_actions = _infer_shape(state, str(path))
     if (scale, num_actions) != (card["scale"], card["num_actions"]):

@@ -57,15 +57,16 @@ class HookedModule(nn.Module):
         """Every hook point by name (its module path), in registration order."""
         return {n: m for n, m in self.named_modules() if isinstance(m, HookPoint)}
 
-    def check_hook_names(self, names: Iterable[str]) -> list[str]:
-        """Return ``names`` as a list; ``KeyError`` naming the valid ones for any unknown.
+    def check_hook_names(self, names: str | Iterable[str]) -> list[str]:
+        """Return ``names`` (or one name) as a list; ``KeyError`` naming the valid ones for
+        any unknown.
 
         Example:
             >>> from mazepolicy.agents.impala import ImpalaPolicy
             >>> ImpalaPolicy().check_hook_names(["embedder.fc_out"])
             ['embedder.fc_out']
         """
-        names = list(names)
+        names = [names] if isinstance(names, str) else list(names)  # one name, not its letters
         valid = list(self.hook_points)
         for name in names:
             if name not in valid:
@@ -126,7 +127,7 @@ class HookedModule(nn.Module):
                 handle.remove()
 
     def run_with_cache(
-        self, obs: torch.Tensor, names: Iterable[str] | None = None
+        self, obs: torch.Tensor, names: str | Iterable[str] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Forward ``obs``; return (logits, value, {hook name: detached activation}).
 

@@ -8,6 +8,9 @@ through a :class:`~mazepolicy.agents.hooks.HookPoint` named after its module pat
 
 Input: uint8 frames (N, 64, 64, 3) NHWC as the env gives them; converted to float / 255
 and NCHW inside, as the research's ``ScaledFloatFrame`` + ``TransposeFrame`` wrappers do.
+Float frames are refused (``TypeError``) rather than guessed at, since [0, 1] and
+[0, 255] floats look alike; for gradients with respect to pixels, call ``embedder`` on
+float NCHW frames in [0, 1] (what ``preprocess`` returns) and the heads on its output.
 
 Initialisation differs from the research code (which uses Xavier-uniform for the body):
 every conv and linear layer here is orthogonal with gain sqrt(2), except ``fc_policy``
