@@ -1,4 +1,9 @@
-"""The gymnasium single env, registration, make/make_vec, and TOML variants."""
+"""The gymnasium single env and its registered ids, checked against MazeVecEnv.
+
+Ground truth is a one-env :class:`MazeVecEnv` with the same seed and actions: the
+single env must show the same frames, rewards and outcomes, and must not skip a maze
+when ``reset()`` follows an episode end. Cells are (x, y), (0, 0) the bottom-left start.
+"""
 
 from __future__ import annotations
 
@@ -8,62 +13,166 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mazepolicy.envs  # noqa: F401  (registers the ids)
-from mazepolicy.envs import NOOP, MazeVecEnv, TopRightRegion, list_variants, load_variant
-from mazepolicy.envs.variants import EnvVariant
+from mazepolicy.envs import ACTION_DELTAS, NOOP, Anywhere, FixedCell, MazeVecEnv, TopRightRegion
+from mazepolicy.envs.geometry import next_step_action
+from mazepolicy.envs.registration import register_envs, variant_env_id
+from mazepolicy.envs.single import MazeEnv
+from mazepolicy.envs.variants import list_variants
+from mazepolicy.envs.vec_env import OUTCOME_KEYS, RUNNING_KEYS
+
+
+def walk_to_cheese(env: MazeEnv, info: dict) -> list[int]:
+    """Actions that walk the mouse along a shortest path to the cheese (last one ends it)."""
+    free, cell, goal = env.vec.free_grid(0), tuple(info["mouse_cell"]), tuple(info["cheese_cell"])
+    actions = []
+    while cell != goal:
+        actions.append(next_step_action(free, cell, goal))
+        dx, dy = ACTION_DELTAS[actions[-1]]
+        cell = (cell[0] + dx, cell[1] + dy)
+    return actions
 
 
 def test_check_env_passes():
     check_env(gym.make("mazepolicy/Maze-v0", cheese=TopRightRegion(5)).unwrapped)
+    check_env(gym.make("mazepolicy/maze-anywhere-easy-v0", render_mode="rgb_array").unwrapped)
 
 
-def test_make_variant_ids_and_info():
+def test_every_variant_has_an_id():
+    ids = register_envs()  # idempotent
+    assert ids == ["mazepolicy/Maze-v0"] + [variant_env_id(v) for v in list_variants()]
+    assert all(env_id in gym.registry for env_id in ids)
+
+
+def test_make_variant_id_and_overrides():
     env = gym.make("mazepolicy/maze-topright-5-v0")
     obs, info = env.reset(seed=3)
     assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
+    assert set(info) == set(RUNNING_KEYS) and isinstance(info["level_seed"], int)
     n = info["maze_dim"]
-    assert (info["cheese_cell"] >= n - 5).all() and tuple(info["mouse_cell"]) == (0, 0)
-    for variant in list_variants():
-        assert f"mazepolicy/{variant}-v0" in gym.registry
+    assert (info["cheese_cell"] >= n - 5).all() and info["mouse_cell"].tolist() == [0, 0]
+    assert env.unwrapped.vec.cheese == TopRightRegion(5)
+    for cheese, expected in [("anywhere", Anywhere()), ({"fixed": [0, 2]}, FixedCell(0, 2)),
+                             (FixedCell(2, 0), FixedCell(2, 0)), ("engine", None)]:
+        env = gym.make("mazepolicy/maze-topright-5-v0", cheese=cheese, distribution_mode="easy")
+        assert env.unwrapped.vec.cheese == expected
+        assert env.unwrapped.vec.distribution_mode == "easy"
+    _, info = gym.make("mazepolicy/Maze-v0", cheese="top-right-0").reset(seed=0)
+    assert (info["cheese_cell"] == info["maze_dim"] - 1).all()
 
 
-def test_make_vec_gives_native_vector_env():
-    env = gym.make_vec("mazepolicy/maze-topright-5-v0", num_envs=3)
-    assert isinstance(env, MazeVecEnv)
+def test_make_vec_native_and_sync():
+    env = gym.make_vec("mazepolicy/maze-topright-5-v0", num_envs=4, cheese="top-right-2")
+    assert isinstance(env, MazeVecEnv) and env.num_envs == 4
     _, info = env.reset(seed=0)
-    assert (info["cheese_cell"] >= (info["maze_dim"] - 5)[:, None]).all()
+    assert (info["cheese_cell"] >= (info["maze_dim"] - 2)[:, None]).all()
+    sync = gym.make_vec("mazepolicy/Maze-v0", num_envs=2, vectorization_mode="sync")
+    obs, _ = sync.reset(seed=0)
+    obs, *_ = sync.step(np.full(2, NOOP))
+    assert obs.shape == (2, 64, 64, 3)
 
 
-def test_episode_end_then_reset_continues_with_the_next_maze():
-    env = gym.make("mazepolicy/maze-topright-5-v0").unwrapped
-    env.reset(seed=1)
-    state = env.vec.get_state(0)
-    state.cur_time = 499
-    env.vec.set_state(0, state)
-    obs, reward, terminated, truncated, info = env.step(NOOP)
-    assert truncated and not terminated and info["timed_out"]
-    next_seed = env.vec.get_state(0).level_seed
-    obs2, info2 = env.reset()
-    assert (obs2 == obs).all() and info2["level_seed"] == next_seed
-    assert "timed_out" not in info2
+def test_trajectory_matches_the_vector_env_and_reset_skips_no_maze():
+    kwargs = dict(cheese=FixedCell(0, 2), distribution_mode="easy", seed=5)
+    env, ref = MazeEnv(**kwargs), MazeVecEnv(num_envs=1, **kwargs)
+    obs, info = env.reset()
+    ref_obs, ref_info = ref.reset()
+    assert (obs == ref_obs[0]).all() and info["level_seed"] == ref_info["level_seed"][0]
+    level_seeds = []
+    for _ in range(3):  # three episodes, each walked to the cheese
+        level_seeds.append(info["level_seed"])
+        actions = walk_to_cheese(env, info)
+        for k, action in enumerate(actions):
+            obs, reward, terminated, truncated, info = env.step(action)
+            ref_obs, ref_reward, ref_term, ref_trunc, ref_info = ref.step(np.array([action]))
+            assert (obs == ref_obs[0]).all() and reward == ref_reward[0]
+            assert (terminated, truncated) == (ref_term[0], ref_trunc[0])
+            assert terminated == (k == len(actions) - 1) and not truncated
+        assert reward == 10.0 and info["reached_cheese"] and not info["timed_out"]
+        assert info["episode"] == {"r": 10.0, "l": len(actions)}
+        assert set(info) == {k for k in ref_info if not k.startswith("_")}
+        assert set(OUTCOME_KEYS) <= set(info)
+        assert info["episode_level_seed"] == level_seeds[-1] != info["level_seed"]
+        end_obs, next_seed = obs, info["level_seed"]
+        obs, info = env.reset()  # the next maze, already started: same frame
+        assert (obs == end_obs).all() and info["level_seed"] == next_seed
+        assert info["episode_step"] == 0 and set(info) == set(RUNNING_KEYS)
+    assert len(set(level_seeds)) == 3
 
 
-def test_variants_load_and_validate(tmp_path):
-    assert {"maze-topright-5", "maze-anywhere"} <= set(list_variants())
-    v = load_variant("maze-anywhere")
-    assert v == EnvVariant(
-        name="maze-anywhere", description=v.description, distribution_mode="hard", cheese="anywhere"
-    )
-    with pytest.raises(ValueError, match="available"):
-        load_variant("maze-nowhere")
-    bad = tmp_path / "bad.toml"
-    bad.write_text('distribution_mode = "hard"\ncolour = "red"\n')
-    with pytest.raises(ValueError, match="colour"):
-        load_variant(bad)
-    bad.write_text('cheese = "top-left"\n')
-    with pytest.raises(ValueError, match="cheese spec"):
-        load_variant(bad)
-    good = tmp_path / "corner.toml"
-    good.write_text('distribution_mode = "easy"\ncheese = {fixed = [2, 2]}\n')
-    env = load_variant(good).make_vec(num_envs=2, seed=0)
+def test_timeout_is_truncation():
+    env = MazeEnv("maze-nocheese", seed=0, max_episode_steps=5)
+    env.reset()
+    for step in range(1, 6):
+        _, reward, terminated, truncated, info = env.step(NOOP)
+        assert reward == 0.0 and not terminated and truncated == (step == 5)
+    assert info["timed_out"] and info["episode_length"] == 5 and info["cheese_cell"][0] == -1
+
+
+def test_seeded_reset_is_reproducible():
+    def episodes(seed):
+        env = MazeEnv("maze-anywhere", max_episode_steps=2)
+        obs, info = env.reset(seed=seed)
+        seen = [(obs, info["level_seed"], tuple(info["cheese_cell"]))]
+        for _ in range(4):
+            env.step(NOOP)
+            env.step(NOOP)
+            obs, info = env.reset()
+            seen.append((obs, info["level_seed"], tuple(info["cheese_cell"])))
+        return seen
+
+    a, b, c = episodes(11), episodes(11), episodes(12)
+    assert [s[1:] for s in a] == [s[1:] for s in b] != [s[1:] for s in c]
+    assert all((x[0] == y[0]).all() for x, y in zip(a, b, strict=True))
+    assert len({s[1] for s in a}) == 5
+
+
+def test_seeded_reset_after_an_episode_end_restarts_the_sequence():
+    env = MazeEnv("maze-anywhere", max_episode_steps=1)
+    first, info = env.reset(seed=4)
+    env.step(NOOP)  # episode over, next maze pending
+    obs, info2 = env.reset(seed=4)
+    assert (obs == first).all() and info2["level_seed"] == info["level_seed"]
+
+
+def test_stepping_on_after_an_episode_end_drops_the_pending_frame():
+    env = MazeEnv("maze-anywhere", seed=0, max_episode_steps=1)
+    env.reset()
+    _, _, _, truncated, info = env.step(NOOP)
+    pending_seed = info["level_seed"]
+    env.step(NOOP)  # no reset: the pending maze is played (and times out) instead
     _, info = env.reset()
-    assert (info["cheese_cell"] == 2).all() and env.distribution_mode == "easy"
+    assert truncated and info["level_seed"] != pending_seed and info["episode_step"] == 0
+
+
+def test_render_rgb_array():
+    env = MazeEnv("maze-topright-5", render_mode="rgb_array", seed=0)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.render()
+    obs, _ = env.reset()
+    frame = env.render()
+    assert frame.shape == (512, 512, 3) and frame.dtype == np.uint8
+    other, _ = MazeEnv("maze-topright-5", seed=1).reset()
+    small = frame.reshape(64, 8, 64, 8, 3).mean(axis=(1, 3))
+    assert np.abs(small - obs).mean() < np.abs(small - other).mean()
+    assert MazeEnv(seed=0).render() is None
+
+
+def test_bad_input_raises():
+    env = MazeEnv(seed=0)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(NOOP)
+    env.reset()
+    for action in (15, -1, 1.5, np.array([3]), "up"):
+        with pytest.raises(ValueError, match="action"):
+            env.step(action)
+    env.step(np.int64(3))
+    with pytest.raises(ValueError, match="options"):
+        env.reset(options={"level": 3})
+    with pytest.raises(TypeError, match="single env"):
+        MazeEnv(num_envs=2)
+    with pytest.raises(ValueError, match="available"):
+        gym.make("mazepolicy/Maze-v0", variant="maze-nowhere")
+    with pytest.raises(ValueError, match="cheese spec"):
+        MazeEnv(cheese="top-left")
+    with pytest.raises(ValueError, match="distribution_mode"):
+        MazeEnv(distribution_mode="medium")

@@ -1,15 +1,22 @@
 """``MazeSB3VecEnv``: a :class:`MazeVecEnv` behind Stable-Baselines3's ``VecEnv`` API.
 
 SB3 semantics: ``reset()`` returns observations only (infos in ``reset_infos``);
-``step_wait()`` returns ``(obs, rewards, dones, infos)`` with one info dict per env; an
-env whose episode ended is already reset, its info carrying ``episode`` ({"r", "l"},
-as ``VecMonitor`` would write), ``TimeLimit.truncated`` (True for the 500-step timeout)
-and the outcome keys (``reached_cheese``, ``reached_top_right``, ...).
+``step_wait()`` returns ``(obs, rewards, dones, infos)`` with one info dict per env.
+Every info holds the running episode's ``level_seed``, ``maze_dim``, ``cheese_cell``,
+``mouse_cell`` (cells as (x, y) tuples in inner-maze coordinates, (0, 0) the
+bottom-left start) and ``episode_step``. An env whose episode ended is already reset;
+its info also carries ``TimeLimit.truncated`` (True for the 500-step timeout, False when
+the cheese was reached), the outcome keys (``reached_cheese``, ``reached_top_right``,
+``timed_out``, ``episode_return``, ``episode_length``, ``top_right_step``,
+``episode_level_seed``, ``episode_cheese_cell``, ``episode_maze_dim``) and
+``episode`` = {"r": return, "l": length} as SB3's ``Monitor`` writes them, so SB3's
+logger reports ``ep_rew_mean`` and ``ep_len_mean`` without ``VecMonitor``. (Wrapping in
+``VecMonitor`` also works: it overwrites ``episode`` with the same r and l.)
 
 ``terminal_observation`` is left out: procgen generates the next maze inside the step
-that ends an episode and never renders the final frame. SB3's PPO bootstraps a
-truncated episode only when that key is present, so timeouts count as terminal, as in
-Procgen's own PPO baselines.
+that ends an episode and never renders the final frame, and a made-up frame would be
+wrong. SB3's PPO bootstraps a truncated episode only when that key is present, so
+timeouts count as terminal, as in Procgen's own PPO baselines.
 
 Example:
     >>> from stable_baselines3.common.vec_env import VecTransposeImage
@@ -24,72 +31,113 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from mazepolicy.envs.variants import load_variant
 from mazepolicy.envs.vec_env import OUTCOME_KEYS, RUNNING_KEYS, MazeVecEnv
 
 
 class MazeSB3VecEnv(VecEnv):
-    """Stable-Baselines3 view of a :class:`MazeVecEnv` (same constructor arguments)."""
+    """Stable-Baselines3 view of a :class:`MazeVecEnv` (same constructor arguments).
+
+    ``seed`` (constructor or :meth:`seed`) applies to the next ``reset()``, which then
+    restarts the engine's level sequence; later resets move on to new mazes.
+    """
 
     def __init__(self, num_envs: int = 8, **kwargs):
-        self.env = MazeVecEnv(num_envs=num_envs, **kwargs)
-        super().__init__(num_envs, self.env.single_observation_space,
-                         self.env.single_action_space)
+        self._attach(MazeVecEnv(num_envs=num_envs, **kwargs), kwargs.get("seed"))
+
+    @classmethod
+    def from_variant(
+        cls, variant: str | Path, num_envs: int = 8, seed: int | None = None, **overrides
+    ) -> MazeSB3VecEnv:
+        """The adapter over ``load_variant(variant).make_vec(num_envs, seed, **overrides)``.
+
+        Example:
+            >>> venv = MazeSB3VecEnv.from_variant("maze-topright-5", num_envs=2, seed=0)
+            >>> venv.get_attr("distribution_mode")
+            ['hard', 'hard']
+        """
+        self = cls.__new__(cls)
+        self._attach(load_variant(variant).make_vec(num_envs, seed=seed, **overrides), seed)
+        return self
+
+    def _attach(self, env: MazeVecEnv, seed: int | None) -> None:
+        self.env = env
+        self._seed = seed
         self._actions: np.ndarray | None = None
-        self._seed: int | None = kwargs.get("seed")
+        super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
 
     def reset(self) -> np.ndarray:
+        """New episodes in all envs; observations (N, 64, 64, 3), infos in ``reset_infos``."""
         obs, info = self.env.reset(seed=self._seed)
-        self._seed = None  # seed only the first reset, as SB3's VecEnv.seed() does
-        self.reset_infos = [self._running(info, i) for i in range(self.num_envs)]
+        self._seed = None  # a seed applies to one reset, as in SB3's VecEnv.seed()
+        self.reset_infos = self._running_infos(info)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions).reshape(self.num_envs)
 
     def step_wait(self):
-        obs, reward, terminated, truncated, info = self.env.step(self._actions)
+        if self._actions is None:
+            raise RuntimeError("call step_async() before step_wait()")
+        actions, self._actions = self._actions, None
+        obs, reward, terminated, truncated, info = self.env.step(actions)
         dones = terminated | truncated
-        infos = []
-        for i in range(self.num_envs):
-            item = self._running(info, i)
-            if dones[i]:
-                item.update({key: _item(info[key][i]) for key in OUTCOME_KEYS})
-                item["episode"] = {"r": float(info["episode"]["r"][i]),
-                                   "l": int(info["episode"]["l"][i])}
-                item["TimeLimit.truncated"] = bool(truncated[i])
-            infos.append(item)
+        infos = self._running_infos(info)
+        for i in np.flatnonzero(dones):
+            item = infos[i]
+            item.update({key: _item(info[key][i]) for key in OUTCOME_KEYS})
+            item["episode"] = {"r": float(info["episode"]["r"][i]),
+                               "l": int(info["episode"]["l"][i])}
+            item["TimeLimit.truncated"] = bool(truncated[i])
         return obs, reward, dones, infos
 
-    @staticmethod
-    def _running(info: dict, i: int) -> dict:
-        return {key: _item(info[key][i]) for key in RUNNING_KEYS}
+    def _running_infos(self, info: dict) -> list[dict]:
+        columns = {key: info[key].tolist() for key in RUNNING_KEYS}
+        return [
+            {key: tuple(col[i]) if isinstance(col[i], list) else col[i]
+             for key, col in columns.items()}
+            for i in range(self.num_envs)
+        ]
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
-        self._seed = seed
-        return [seed] * self.num_envs
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Seed the next ``reset()``'s level sequence (one engine seed for all envs)."""
+        self._seed = None if seed is None else int(seed)
+        return [self._seed] * self.num_envs
 
     def close(self) -> None:
         self.env.close()
 
     def get_images(self) -> Sequence[np.ndarray]:
+        """Per env: the engine's 512x512 frame with ``render_mode="rgb_array"``, else the
+        64x64 observation."""
+        if self.env.render_mode == "rgb_array":
+            return list(self.env.render())
         return list(self.env.observe())
 
-    def get_attr(self, attr_name: str, indices=None) -> list:
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list:
+        """The :class:`MazeVecEnv` attribute, once per requested env (it is shared)."""
         return [getattr(self.env, attr_name)] * len(self._get_indices(indices))
 
-    def set_attr(self, attr_name: str, value, indices=None) -> None:
+    def set_attr(self, attr_name: str, value, indices: VecEnvIndices = None) -> None:
+        """Set a :class:`MazeVecEnv` attribute; it is shared, so only for all envs at once."""
+        if sorted(self._get_indices(indices)) != list(range(self.num_envs)):
+            raise ValueError(f"{attr_name!r} is shared by all envs; set it with indices=None")
         setattr(self.env, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
-        """Call a :class:`MazeVecEnv` method per env index, e.g. ``set_cheese``."""
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None,
+                   **method_kwargs) -> list:
+        """Call a per-env :class:`MazeVecEnv` method (first argument: the env index), e.g.
+        ``env_method("set_cheese", (2, 4), indices=[0])``; returns one result per env."""
         method = getattr(self.env, method_name)
         return [method(i, *method_args, **method_kwargs) for i in self._get_indices(indices)]
 
-    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+    def env_is_wrapped(self, wrapper_class, indices: VecEnvIndices = None) -> list[bool]:
+        """Always False: the mazes are not gymnasium envs, so nothing wraps them."""
         return [False] * len(self._get_indices(indices))
 
 

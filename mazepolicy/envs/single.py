@@ -1,36 +1,54 @@
 """``MazeEnv``: one maze as a ``gymnasium.Env``, registered as ``mazepolicy/Maze-v0``.
 
 It drives a one-env :class:`~mazepolicy.envs.MazeVecEnv`, so cheese placement, editing
-and outcome info work the same. Procgen starts the next maze inside the step that ends
-an episode and never renders the final frame: the observation returned with
-``terminated`` or ``truncated`` is the next maze's first frame (as in procgen's own gym
-env). The following ``reset()`` (without a seed) returns that same frame and maze, so no
-maze is skipped; ``reset(seed=s)`` restarts the level sequence from seed ``s``.
+(through ``env.vec``) and outcome info work the same. ``terminated`` means the mouse
+reached the cheese (reward 10); ``truncated`` means the 500-step timeout.
 
-Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
+Episode ends: procgen starts the next maze inside the step that ends an episode and
+never renders the final frame, so the observation returned with ``terminated`` or
+``truncated`` is already the next maze's first frame (as in procgen's own gym env),
+while that step's ``info`` describes the finished episode (``reached_cheese``,
+``episode_level_seed``, ...). The following ``reset()`` without a seed returns that same
+frame and maze, so no maze is skipped; ``reset(seed=s)`` restarts the level sequence
+from seed ``s`` (same seed, same mazes and cheese).
+
+Cells are (x, y) in inner-maze coordinates: x right, y up, (0, 0) the mouse's start
+(bottom-left), (n-1, n-1) the top-right corner.
 
 Example:
     >>> import gymnasium as gym
     >>> import mazepolicy.envs  # registers the ids
     >>> env = gym.make("mazepolicy/maze-topright-5-v0")
     >>> obs, info = env.reset(seed=0)
-    >>> obs.shape, info["cheese_cell"].shape
-    ((64, 64, 3), (2,))
+    >>> obs.shape, info["cheese_cell"].shape, info["mouse_cell"].tolist()
+    ((64, 64, 3), (2,), [0, 0])
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 
-from mazepolicy.envs.cheese import CheesePlacement
+from mazepolicy.envs.cheese import placement_from_spec
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.envs.vec_env import RUNNING_KEYS, MazeVecEnv
 
 
+def _vec_kwargs(variant: str | Path | None, kwargs: dict) -> dict:
+    """MazeVecEnv kwargs: the variant's settings updated by ``kwargs`` (cheese specs resolved)."""
+    if variant is not None:
+        return load_variant(variant).env_kwargs(**kwargs)
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("cheese"), str | dict):
+        kwargs["cheese"] = placement_from_spec(kwargs["cheese"])
+    return kwargs
+
+
 def _first(info: dict) -> dict:
-    """Per-env info of a one-env MazeVecEnv -> scalars/(2,) arrays; masked keys kept only
-    where set."""
+    """Info of a one-env MazeVecEnv -> Python scalars and (2,) arrays; outcome keys
+    (masked by ``_key``) kept only when set."""
     out = {}
     for key, value in info.items():
         if key.startswith("_"):
@@ -38,7 +56,11 @@ def _first(info: dict) -> dict:
         mask = info.get(f"_{key}")
         if mask is not None and not mask[0]:
             continue
-        out[key] = _first(value) if isinstance(value, dict) else value[0]
+        if isinstance(value, dict):
+            out[key] = _first(value)
+        else:
+            item = value[0]
+            out[key] = item.item() if np.ndim(item) == 0 else item
     return out
 
 
@@ -46,67 +68,85 @@ class MazeEnv(gym.Env):
     """A single Procgen maze with controllable cheese.
 
     Args:
-        variant: name of an ``envs/`` variant supplying the defaults below.
-        cheese: a placement callable (overrides the variant's).
-        distribution_mode: "easy" or "hard" (overrides the variant's).
+        variant: name of an ``envs/`` variant (or a TOML path) supplying the defaults;
+            None: :class:`MazeVecEnv`'s defaults (hard, the engine's own cheese).
         render_mode: None or "rgb_array" (the engine's 512x512 frames).
-        **kwargs: passed to :class:`MazeVecEnv` (num_threads, level_seeds, ...).
+        **kwargs: passed to :class:`MazeVecEnv`, overriding the variant: ``cheese`` (a
+            placement or a spec such as "top-right-5", "anywhere", {"fixed": [x, y]}),
+            ``distribution_mode``, ``seed``, ``num_levels``, ``start_level``,
+            ``level_seeds``, ``max_episode_steps``, ``num_threads`` (default 0: step in
+            the calling thread).
+
+    ``info`` holds the keys of :class:`MazeVecEnv`'s info for this one env: ``level_seed``,
+    ``maze_dim``, ``cheese_cell`` ((2,) array, (-1, -1) without cheese), ``mouse_cell``,
+    ``episode_step``, and at an episode end the outcome keys and ``episode`` {"r", "l"}.
+
+    Example:
+        >>> env = MazeEnv("maze-anywhere", seed=1)
+        >>> obs, info = env.reset()
+        >>> obs, reward, terminated, truncated, info = env.step(4)  # no-op
+        >>> reward, terminated, truncated, info["episode_step"]
+        (0.0, False, False, 1)
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(
-        self,
-        variant: str | None = None,
-        cheese: CheesePlacement | None = None,
-        distribution_mode: str | None = None,
-        render_mode: str | None = None,
-        **kwargs,
+        self, variant: str | Path | None = None, render_mode: str | None = None, **kwargs
     ):
-        settings: dict = {}
-        if variant is not None:
-            v = load_variant(variant)
-            settings = dict(
-                cheese=v.placement(),
-                distribution_mode=v.distribution_mode,
-                num_levels=v.num_levels,
-                start_level=v.start_level,
-            )
-        if cheese is not None:
-            settings["cheese"] = cheese
-        if distribution_mode is not None:
-            settings["distribution_mode"] = distribution_mode
-        settings.update(kwargs)
+        if "num_envs" in kwargs:
+            raise TypeError("MazeEnv is a single env; use gymnasium.make_vec or MazeVecEnv")
+        settings = _vec_kwargs(variant, kwargs)
+        settings.setdefault("num_threads", 0)
         self.render_mode = render_mode
-        self.vec = MazeVecEnv(num_envs=1, render_mode=render_mode, num_threads=0, **settings)
+        self.vec = MazeVecEnv(num_envs=1, render_mode=render_mode, **settings)
         self.observation_space = self.vec.single_observation_space
         self.action_space = self.vec.single_action_space
-        self._pending: tuple[np.ndarray, dict] | None = None
+        self._pending: tuple[np.ndarray, dict] | None = None  # next episode's start
+        self._has_reset = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode; after an episode end (and no seed) it is the one already begun."""
+        if options:
+            raise ValueError(f"MazeEnv.reset takes no options, got {sorted(options)}")
         super().reset(seed=seed)
         if seed is None and self._pending is not None:
             obs, info = self._pending
         else:
             obs, info = self.vec.reset(seed=seed)
         self._pending = None
+        self._has_reset = True
         return obs[0], _first(info)
 
     def step(self, action):
+        """One step; at an episode end the returned frame is the next maze's first."""
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be an int in 0..{self.action_space.n - 1}, "
+                             f"got {action!r}")
         obs, reward, terminated, truncated, info = self.vec.step(np.array([action]))
+        self._pending = None
         if terminated[0] or truncated[0]:
             self._pending = obs, {key: info[key] for key in RUNNING_KEYS}
         return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), _first(info)
 
-    def render(self):
-        return self.vec.render()[0] if self.render_mode == "rgb_array" else None
+    def render(self) -> np.ndarray | None:
+        """The engine's 512x512 frame with ``render_mode="rgb_array"``, else None."""
+        if self.render_mode is None:
+            return None
+        if not self._has_reset:
+            raise RuntimeError("call reset() before render()")
+        return self.vec.render()[0]
 
     def close(self):
         self.vec.close()
 
 
-def make_vector(num_envs: int = 1, variant: str | None = None, **kwargs) -> MazeVecEnv:
-    """Vector entry point for ``gymnasium.make_vec``: the native :class:`MazeVecEnv`."""
-    if variant is not None:
-        return load_variant(variant).make_vec(num_envs, **kwargs)
-    return MazeVecEnv(num_envs=num_envs, **kwargs)
+def make_vector(num_envs: int = 1, variant: str | Path | None = None, **kwargs) -> MazeVecEnv:
+    """Vector entry point for ``gymnasium.make_vec``: the native :class:`MazeVecEnv`.
+
+    Example:
+        >>> env = make_vector(3, "maze-topright-5", seed=0)
+        >>> type(env).__name__, env.num_envs
+        ('MazeVecEnv', 3)
+    """
+    return MazeVecEnv(num_envs=num_envs, **_vec_kwargs(variant, kwargs))

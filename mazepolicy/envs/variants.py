@@ -1,8 +1,13 @@
 """Named environment variants, declared as TOML files in the repository's ``envs/``.
 
 One dataclass, :class:`EnvVariant`, is the single source of truth: each TOML file
-holds its fields, the CLI and checkpoints refer to variants by name, and
-``variant.make_vec(...)`` builds the :class:`~mazepolicy.envs.MazeVecEnv`.
+holds its fields, the CLI, the gymnasium ids and checkpoints refer to variants by name,
+and ``variant.make_vec(...)`` builds the :class:`~mazepolicy.envs.MazeVecEnv`.
+
+A variant file (``envs/<name>.toml``; the name is the file's stem) may set
+``description``, ``distribution_mode``, ``cheese``, ``num_levels``, ``start_level``
+and ``region``; any other key is an error. Cheese cells in specs are (x, y) in
+inner-maze coordinates: x right, y up, (0, 0) the mouse's start (bottom-left).
 
 Example:
     >>> variant = load_variant("maze-topright-5")
@@ -34,12 +39,21 @@ class EnvVariant:
     Attributes:
         name: the variant's name (its TOML file's stem).
         description: one line for listings.
-        distribution_mode: "easy" or "hard".
+        distribution_mode: "easy" (world 15) or "hard" (world 25).
         cheese: placement spec for :func:`~mazepolicy.envs.cheese.placement_from_spec`:
-            "top-right-N", "anywhere", "none", "engine", {"fixed": [x, y]}.
+            "top-right-N", "anywhere", "none", "engine", {"top_right": N} or
+            {"fixed": [x, y]} with (x, y) in inner-maze coordinates, (0, 0) bottom-left.
         num_levels, start_level: the engine's level set (0 levels = unlimited).
         region: top-right region size used to call a test maze eligible for measuring
             goal misgeneralization (5, the training region of the paper).
+
+    Example:
+        >>> EnvVariant("corner", cheese={"fixed": [0, 2]}).placement()
+        FixedCell(x=0, y=2)
+        >>> EnvVariant("bad", distribution_mode="medium")
+        Traceback (most recent call last):
+        ...
+        ValueError: variant 'bad': distribution_mode must be 'easy' or 'hard', got 'medium'
     """
 
     name: str
@@ -51,18 +65,44 @@ class EnvVariant:
     region: int = 5
 
     def __post_init__(self):
+        where = f"variant {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"variant name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.description, str):
+            raise ValueError(f"{where}: description must be a string, got {self.description!r}")
         if self.distribution_mode not in ("easy", "hard"):
             raise ValueError(
-                f"variant {self.name}: bad distribution_mode {self.distribution_mode!r}"
+                f"{where}: distribution_mode must be 'easy' or 'hard', "
+                f"got {self.distribution_mode!r}"
             )
-        self.placement()  # validates the cheese spec
+        for key in ("num_levels", "start_level", "region"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{where}: {key} must be an int >= 0, got {value!r}")
+        try:
+            self.placement()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
 
     def placement(self) -> CheesePlacement | None:
-        """The cheese placement callable of this variant."""
+        """The cheese placement callable of this variant (None: the engine's own cheese).
+
+        Example:
+            >>> load_variant("maze-anywhere").placement()
+            Anywhere()
+        """
         return placement_from_spec(self.cheese)
 
-    def make_vec(self, num_envs: int, seed: int | None = None, **overrides) -> MazeVecEnv:
-        """A :class:`MazeVecEnv` of this variant; ``overrides`` go to its constructor."""
+    def env_kwargs(self, **overrides) -> dict:
+        """:class:`MazeVecEnv` keyword arguments of this variant, updated by ``overrides``.
+
+        A ``cheese`` override may be a placement callable or a spec ("anywhere", ...).
+
+        Example:
+            >>> kwargs = load_variant("maze-topright-5").env_kwargs(cheese="anywhere")
+            >>> kwargs["cheese"], kwargs["distribution_mode"]
+            (Anywhere(), 'hard')
+        """
         kwargs = dict(
             cheese=self.placement(),
             distribution_mode=self.distribution_mode,
@@ -70,22 +110,55 @@ class EnvVariant:
             start_level=self.start_level,
         )
         kwargs.update(overrides)
-        return MazeVecEnv(num_envs=num_envs, seed=seed, **kwargs)
+        if isinstance(kwargs["cheese"], str | dict):
+            kwargs["cheese"] = placement_from_spec(kwargs["cheese"])
+        return kwargs
+
+    def make_vec(self, num_envs: int, seed: int | None = None, **overrides) -> MazeVecEnv:
+        """A :class:`MazeVecEnv` of this variant; ``overrides`` go to its constructor.
+
+        Example:
+            >>> env = load_variant("maze-anywhere-easy").make_vec(2, seed=0, num_threads=1)
+            >>> _, info = env.reset()
+            >>> bool((info["maze_dim"] <= 15).all())
+            True
+        """
+        return MazeVecEnv(num_envs=num_envs, seed=seed, **self.env_kwargs(**overrides))
 
 
-def list_variants(directory: Path = VARIANTS_DIR) -> list[str]:
-    """Names of the variants in ``directory`` (default: the repository's ``envs/``)."""
+def list_variants(directory: str | Path = VARIANTS_DIR) -> list[str]:
+    """Sorted names of the variants in ``directory`` (default: the repository's ``envs/``).
+
+    Example:
+        >>> {"maze-topright-5", "maze-anywhere"} <= set(list_variants())
+        True
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"variant directory {directory} does not exist")
     return sorted(p.stem for p in directory.glob("*.toml"))
 
 
-def load_variant(name_or_path: str | Path, directory: Path = VARIANTS_DIR) -> EnvVariant:
-    """The variant called ``name_or_path`` in ``envs/``, or the TOML file at that path."""
+def load_variant(name_or_path: str | Path, directory: str | Path = VARIANTS_DIR) -> EnvVariant:
+    """The variant called ``name_or_path`` in ``directory``, or the TOML file at that path.
+
+    A value ending in ``.toml`` is a path; anything else is a variant name.
+
+    Example:
+        >>> load_variant("maze-nocheese").cheese
+        'none'
+        >>> load_variant("maze-nowhere")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown env variant 'maze-nowhere'; available: [...]
+    """
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = directory / f"{name_or_path}.toml"
-        if not path.exists():
+        path = Path(directory) / f"{name_or_path}.toml"
+        if not path.is_file():
             raise ValueError(
-                f"unknown env variant {str(name_or_path)!r}; available: {list_variants(directory)}"
+                f"unknown env variant {str(name_or_path)!r}; "
+                f"available: {list_variants(directory)}"
             )
     try:
         data = tomllib.loads(path.read_text())
