@@ -149,3 +149,15 @@ def test_random_corruption_parses_exactly_or_raises(hard_state_bytes, data):
 def test_not_bytes_raises():
     with pytest.raises(MazeStateError, match="bytes"):
         MazeState.from_bytes("not bytes")
+
+
+def test_rng_text_must_be_an_mt19937_state(hard_state):
+    words = hard_state.rng.text.split(b" ")
+    for bad in (b"4294967296", b"12a", b""):
+        s = hard_state.copy()
+        s.rng.text = b" ".join([bad, *words[1:]])
+        with pytest.raises(MazeStateError, match="mt19937"):
+            s.to_bytes()
+    s = hard_state.copy()
+    s.rng.text = b" ".join([b"4294967295", *words[1:]])
+    s.to_bytes()  # the largest 32-bit word is fine

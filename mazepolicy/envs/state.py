@@ -286,9 +286,12 @@ class RngState:
         if self.is_seeded not in (0, 1):
             raise MazeStateError(f"{what}: is_seeded flag {self.is_seeded} is not 0 or 1")
         words = self.text.split(b" ")
-        if len(words) != MT19937_WORDS or not all(w.isdigit() and len(w) <= 10 for w in words):
+        lengths = [len(w) for w in words]
+        if (len(words) != MT19937_WORDS or not b"".join(words).isdigit()
+                or min(lengths) < 1 or max(lengths) > 10):
             raise MazeStateError(f"{what}: not an mt19937 state ({MT19937_WORDS} decimal words)")
-        if any(int(w) >= 2**32 for w in words):
+        # equal-length digit strings compare like their numbers
+        if any(w > b"4294967295" for w in words if len(w) == 10):
             raise MazeStateError(f"{what}: mt19937 word out of 32-bit range")
 
 
