@@ -178,6 +178,18 @@ def _downhill(field: np.ndarray, x: int, y: int) -> int:
     return NOOP
 
 
+def _field_to_goal(free: np.ndarray, start: Cell, goal: Cell, what: str):
+    """Checked ``start`` (x, y) and the distance field to ``goal``; ValueError if the goal
+    cannot be reached from ``start``."""
+    free = _grid(free)
+    x, y = check_cell(free, start, what)
+    goal = check_cell(free, goal, "goal")
+    field = bfs_distances(free, goal)
+    if field[y, x] < 0:
+        raise ValueError(f"goal {goal} is unreachable from {(x, y)}")
+    return x, y, field
+
+
 def next_step_action(free: np.ndarray, cell: Cell, goal: Cell) -> int:
     """The procgen action (LEFT=1, DOWN=3, UP=5, RIGHT=7) of the first move from ``cell``
     along :func:`shortest_path` to ``goal``, or NOOP=4 when ``cell == goal``. Both are
@@ -188,12 +200,7 @@ def next_step_action(free: np.ndarray, cell: Cell, goal: Cell) -> int:
         >>> next_step_action(np.ones((3, 3), dtype=bool), (0, 0), (0, 2)) == UP
         True
     """
-    free = _grid(free)
-    x, y = check_cell(free, cell, "cell")
-    goal = check_cell(free, goal, "goal")
-    field = bfs_distances(free, goal)
-    if field[y, x] < 0:
-        raise ValueError(f"goal {goal} is unreachable from {(x, y)}")
+    x, y, field = _field_to_goal(free, cell, goal, "cell")
     return greedy_action(field, (x, y))
 
 
@@ -209,12 +216,7 @@ def shortest_path(free: np.ndarray, start: Cell, goal: Cell) -> list[Cell]:
         >>> shortest_path(np.ones((2, 2), dtype=bool), (0, 0), (1, 1))  # right before up
         [(0, 0), (1, 0), (1, 1)]
     """
-    free = _grid(free)
-    x, y = check_cell(free, start, "start")
-    goal = check_cell(free, goal, "goal")
-    field = bfs_distances(free, goal)
-    if field[y, x] < 0:
-        raise ValueError(f"goal {goal} is unreachable from {(x, y)}")
+    x, y, field = _field_to_goal(free, start, goal, "start")
     path = [(x, y)]
     while field[y, x] > 0:
         dx, dy = ACTION_DELTAS[_downhill(field, x, y)]
