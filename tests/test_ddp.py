@@ -1,4 +1,5 @@
-"""Data-parallel training: two CPU processes (gloo) keep bitwise-identical parameters."""
+"""Data-parallel training: two CPU processes (gloo) step different mazes and keep
+bitwise-identical parameters; each writes its own part of a checkpoint."""
 
 from __future__ import annotations
 
@@ -13,37 +14,31 @@ from mazepolicy.agents.ppo_config import load_recipe
 
 CONFIG = load_recipe("ppo-tiny").replace(
     num_envs=4, num_steps=16, minibatches=2, epochs=1, eval_episodes=0, torch_threads=1,
-    env_threads=1,
+    env_threads=1, total_steps=2 * 2 * 64,
 )
 
 
 def _worker(rank: int, world: int, port: int, out_dir: str, results: dict) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     from mazepolicy.agents.trainer import Trainer
 
-    trainer = Trainer(CONFIG, out_dir, progress=False)
-    first_obs = torch.from_numpy(trainer.next_obs).float().sum()
-    for _ in range(2):
-        trainer.train_iteration()
-    flat = torch.cat([p.detach().flatten() for p in trainer.policy.parameters()])
-    gathered = [torch.zeros_like(flat) for _ in range(world)]
-    dist.all_gather(gathered, flat)
-    obs_sums = [torch.zeros_like(first_obs) for _ in range(world)]
-    dist.all_gather(obs_sums, first_obs)
+    with Trainer(CONFIG, out_dir, progress=False) as trainer:
+        initial = torch.cat([p.detach().flatten() for p in trainer.policy.parameters()])
+        first_frames = torch.from_numpy(trainer.frames[0]).float().sum()
+        summary = trainer.train()  # 2 iterations, a checkpoint at the end
+        final = torch.cat([p.detach().flatten() for p in trainer.policy.parameters()])
+    gathered = [torch.zeros_like(final) for _ in range(world)]
+    dist.all_gather(gathered, final)
+    frames = [torch.zeros_like(first_frames) for _ in range(world)]
+    dist.all_gather(frames, first_frames)
     if rank == 0:
         results["identical"] = all(torch.equal(gathered[0], g) for g in gathered[1:])
-        results["different_envs"] = bool(obs_sums[0] != obs_sums[1])
-        results["global_step"] = trainer.global_step
-        results["changed"] = not torch.equal(flat, _initial(trainer))
+        results["different_envs"] = bool(frames[0] != frames[1])
+        results["changed"] = not torch.equal(initial, final)
+        results["global_step"] = summary["global_step"]
+        results["iteration"] = summary["iteration"]
     dist.destroy_process_group()
-
-
-def _initial(trainer) -> torch.Tensor:
-    torch.manual_seed(CONFIG.seed)
-    from mazepolicy.agents.impala import ImpalaPolicy
-
-    return torch.cat([p.flatten() for p in ImpalaPolicy(CONFIG.scale).parameters()])
 
 
 def _free_port() -> int:
@@ -60,4 +55,7 @@ def test_two_ranks_stay_in_sync(tmp_path):
     assert results["identical"], "ranks' parameters diverged"
     assert results["different_envs"], "ranks should step different mazes"
     assert results["changed"], "the updates changed nothing"
-    assert results["global_step"] == 2 * 2 * CONFIG.batch_size
+    assert results["global_step"] == CONFIG.total_steps and results["iteration"] == 2
+    checkpoint = tmp_path / "checkpoints" / "iter-000002"
+    assert {"rank-0.safetensors", "rank-1.safetensors", "policy.safetensors"} <= {
+        p.name for p in checkpoint.iterdir()}

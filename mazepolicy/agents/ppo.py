@@ -1,18 +1,14 @@
-"""PPO, readable top to bottom: rollout storage, reward normalisation, GAE, the update.
+"""PPO, readable top to bottom: reward normalisation, the clipped losses, the update.
 
-Shapes: T = ``num_steps``, N = ``num_envs``, B = T * N, M = minibatch size.
-Episode ends (cheese or the 500-step timeout) are treated as terminal, as in Procgen's
-PPO baselines: the engine never renders the final frame, so timeouts cannot be
-bootstrapped from it.
+The loop that feeds it (rollouts, checkpoints, logs) is in ``trainer.py``; rollout
+storage and GAE are in ``rollout.py``. Shapes: T = ``num_steps``, N = ``num_envs``,
+B = T * N, M = minibatch size, A = 15 actions.
 
 Example:
-    >>> import torch
-    >>> rewards = torch.tensor([[0.0], [0.0], [1.0]])  # (T=3, N=1)
-    >>> dones = torch.zeros(3, 1)
-    >>> values = torch.zeros(3, 1)
-    >>> adv, ret = compute_gae(rewards, values, dones, torch.zeros(1), gamma=0.5, lam=1.0)
-    >>> adv[:, 0].tolist()
-    [0.25, 0.5, 1.0]
+    >>> import numpy as np
+    >>> norm = RewardNormalizer(num_envs=2, gamma=0.99)
+    >>> norm(np.array([10.0, 0.0]), np.array([True, False])).dtype
+    dtype('float32')
 """
 
 from __future__ import annotations
@@ -24,31 +20,32 @@ import torch
 from torch import nn
 
 from mazepolicy.agents.ppo_config import PPOConfig
-
-
-class RolloutBuffer:
-    """One rollout on the training device; observations stay uint8."""
-
-    def __init__(self, num_steps: int, num_envs: int, device: torch.device):
-        t, n = num_steps, num_envs
-        self.obs = torch.zeros((t, n, 64, 64, 3), dtype=torch.uint8, device=device)
-        self.actions = torch.zeros((t, n), dtype=torch.long, device=device)
-        self.logprobs = torch.zeros((t, n), device=device)
-        self.rewards = torch.zeros((t, n), device=device)  # normalised rewards
-        self.dones = torch.zeros((t, n), device=device)  # 1 where the episode ended at t
-        self.values = torch.zeros((t, n), device=device)
+from mazepolicy.agents.rollout import RolloutStorage
 
 
 class RewardNormalizer:
-    """Divide rewards by the running std of the discounted return (as gym's
-    ``NormalizeReward`` and train-procgen-pytorch do), then clip to +-10."""
+    """Scale rewards by the running std of each env's discounted return, then clip.
 
-    def __init__(self, num_envs: int, gamma: float, epsilon: float = 1e-8, clip: float = 10.0):
-        self.gamma, self.epsilon, self.clip = gamma, epsilon, clip
-        self.returns = np.zeros(num_envs, dtype=np.float64)  # (N,) running discounted returns
-        self.mean, self.var, self.count = 0.0, 1.0, epsilon
+    The same rule as gym's ``NormalizeReward`` and train-procgen-pytorch's
+    ``VecNormalize(ob=False)``: ``G <- gamma * G + r`` per env, running variance of all
+    G seen so far, ``r / sqrt(var + eps)``, clipped to ``+-clip``; G restarts at episode
+    ends.
+
+    Example:
+        >>> norm = RewardNormalizer(num_envs=1, gamma=0.0)
+        >>> for _ in range(1000):
+        ...     _ = norm(np.array([2.0]), np.array([True]))
+        >>> round(float(norm(np.array([2.0]), np.array([True]))[0]), 3)  # var -> 0: clipped
+        10.0
+    """
+
+    def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, epsilon: float = 1e-8):
+        self.gamma, self.clip, self.epsilon = gamma, clip, epsilon
+        self.returns = np.zeros(num_envs, dtype=np.float64)  # (N,) discounted returns so far
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4  # RunningMeanStd's prior
 
     def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        """Normalised rewards (N,) float32 for one step's rewards (N,) and ends (N,)."""
         self.returns = self.returns * self.gamma + rewards
         self._update(self.returns)
         self.returns[dones] = 0.0
@@ -56,6 +53,7 @@ class RewardNormalizer:
         return np.clip(scaled, -self.clip, self.clip).astype(np.float32)
 
     def _update(self, x: np.ndarray) -> None:
+        """Chan et al.'s parallel update of the running mean and variance with batch x."""
         batch_mean, batch_var, n = float(x.mean()), float(x.var()), x.size
         delta = batch_mean - self.mean
         total = self.count + n
@@ -63,43 +61,19 @@ class RewardNormalizer:
         m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
         self.var, self.count = m2 / total, total
 
-    def state(self) -> dict:
+    def state_dict(self) -> dict:
+        """Running statistics: ``returns`` (N,) array and float ``mean``, ``var``, ``count``."""
         return {"returns": self.returns.copy(), "mean": self.mean, "var": self.var,
                 "count": self.count}
 
-    def load_state(self, state: dict) -> None:
-        self.returns = np.asarray(state["returns"], dtype=np.float64).copy()
+    def load_state_dict(self, state: dict) -> None:
+        self.returns = np.array(state["returns"], dtype=np.float64)
         self.mean, self.var, self.count = (float(state[k]) for k in ("mean", "var", "count"))
-
-
-def compute_gae(
-    rewards: torch.Tensor,  # (T, N)
-    values: torch.Tensor,  # (T, N)
-    dones: torch.Tensor,  # (T, N): 1 where the episode ended at step t
-    next_value: torch.Tensor,  # (N,) value of the observation after the rollout
-    gamma: float,
-    lam: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation; returns (advantages, returns), each (T, N).
-
-    ``dones[t]`` marks an episode that ended with the action at step t, so the value of
-    the next observation (a new maze) is not bootstrapped into step t.
-    """
-    num_steps = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros_like(next_value)
-    for t in reversed(range(num_steps)):
-        following = next_value if t == num_steps - 1 else values[t + 1]
-        nonterminal = 1.0 - dones[t]
-        delta = rewards[t] + gamma * following * nonterminal - values[t]
-        last = delta + gamma * lam * nonterminal * last
-        advantages[t] = last
-    return advantages, advantages + values
 
 
 @dataclass
 class UpdateStats:
-    """Means over the update's minibatches (CleanRL's loss tags)."""
+    """Means over one update's minibatches, under CleanRL's ``losses/`` tag names."""
 
     policy_loss: float
     value_loss: float
@@ -110,72 +84,88 @@ class UpdateStats:
 
 
 def ppo_update(
-    policy: nn.Module,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    buffer: RolloutBuffer,
+    storage: RolloutStorage,
     advantages: torch.Tensor,  # (T, N)
     returns: torch.Tensor,  # (T, N)
     config: PPOConfig,
     generator: torch.Generator,
     autocast: bool = False,
-    all_reduce_grads=None,
 ) -> UpdateStats:
     """``config.epochs`` passes of clipped-surrogate PPO over shuffled minibatches.
 
-    ``all_reduce_grads`` (optional) averages gradients across data-parallel ranks.
+    ``model`` maps uint8 frames (M, 64, 64, 3) to (logits (M, A), values (M,)); it may
+    be a ``DistributedDataParallel`` or compiled wrapper (DDP averages gradients in
+    ``backward``). Gradients are clipped over the optimizer's parameters. ``generator``
+    (CPU) shuffles; ``autocast`` runs forward and backward in bf16.
+
+    Example:
+        >>> from mazepolicy.agents.impala import ImpalaPolicy
+        >>> policy, config = ImpalaPolicy(), PPOConfig(num_envs=2, num_steps=2, minibatches=2)
+        >>> storage = RolloutStorage(2, 2, torch.device("cpu"))
+        >>> opt = torch.optim.Adam(policy.parameters())
+        >>> stats = ppo_update(policy, opt, storage, torch.ones(2, 2), torch.ones(2, 2),
+        ...                    config, torch.Generator().manual_seed(0))
+        >>> stats.value_loss > 0
+        True
     """
-    b_obs = buffer.obs.flatten(0, 1)  # (B, 64, 64, 3)
-    b_actions = buffer.actions.flatten()  # (B,)
-    b_logprobs = buffer.logprobs.flatten()
-    b_values = buffer.values.flatten()
-    b_adv = advantages.flatten()
-    b_returns = returns.flatten()
-    batch = b_obs.shape[0]
-    sums = torch.zeros(5, device=b_obs.device)  # pg, v, entropy, kl, clipfrac
-    updates = 0
+    b_obs = storage.obs.flatten(0, 1)  # (B, 64, 64, 3) uint8
+    b_actions = storage.actions.flatten()  # (B,)
+    b_logprobs = storage.logprobs.flatten()  # (B,)
+    b_values = storage.values.flatten()  # (B,)
+    b_advantages = advantages.flatten()  # (B,)
+    b_returns = returns.flatten()  # (B,)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    clip = config.clip_coef
+    batch, size = b_obs.shape[0], config.minibatch_size
+    sums = torch.zeros(5, device=b_obs.device)  # policy loss, value loss, entropy, kl, clipfrac
     for _ in range(config.epochs):
-        order = torch.randperm(batch, generator=generator, device=generator.device)
-        order = order.to(b_obs.device)
-        for start in range(0, batch, config.minibatch_size):
-            idx = order[start : start + config.minibatch_size]  # (M,)
+        order = torch.randperm(batch, generator=generator).to(b_obs.device)  # (B,)
+        for start in range(0, batch, size):
+            idx = order[start : start + size]  # (M,)
             with torch.autocast(b_obs.device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits, new_values = policy(b_obs[idx])
-            logits, new_values = logits.float(), new_values.float()
-            logp_all = torch.log_softmax(logits, dim=-1)  # (M, A)
-            new_logprob = logp_all.gather(1, b_actions[idx, None]).squeeze(1)
+                logits, new_values = model(b_obs[idx])  # (M, A), (M,)
+            logp_all = torch.log_softmax(logits.float(), dim=-1)  # (M, A)
+            new_values = new_values.float()
+            new_logprob = logp_all.gather(1, b_actions[idx, None]).squeeze(1)  # (M,)
             entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
-            log_ratio = new_logprob - b_logprobs[idx]
+            log_ratio = new_logprob - b_logprobs[idx]  # (M,)
             ratio = log_ratio.exp()
             with torch.no_grad():
-                approx_kl = ((ratio - 1) - log_ratio).mean()
-                clipfrac = ((ratio - 1).abs() > config.clip_coef).float().mean()
-            adv = b_adv[idx]
+                approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's k3 estimator
+                clipfrac = ((ratio - 1).abs() > clip).float().mean()
+
+            adv = b_advantages[idx]  # (M,)
             if config.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            pg_loss = torch.max(
-                -adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
-            ).mean()
+            policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+
+            value_error = (new_values - b_returns[idx]) ** 2  # (M,)
             if config.clip_value_loss:
-                clipped = b_values[idx] + (new_values - b_values[idx]).clamp(
-                    -config.clip_coef, config.clip_coef
-                )
-                v_loss = 0.5 * torch.max(
-                    (new_values - b_returns[idx]) ** 2, (clipped - b_returns[idx]) ** 2
-                ).mean()
-            else:
-                v_loss = 0.5 * ((new_values - b_returns[idx]) ** 2).mean()
-            loss = pg_loss - config.ent_coef * entropy + config.vf_coef * v_loss
+                clipped = b_values[idx] + (new_values - b_values[idx]).clamp(-clip, clip)
+                value_error = torch.max(value_error, (clipped - b_returns[idx]) ** 2)
+            value_loss = 0.5 * value_error.mean()
+
+            loss = policy_loss - config.ent_coef * entropy + config.vf_coef * value_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if all_reduce_grads is not None:
-                all_reduce_grads()
-            nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
+            nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
-            sums += torch.stack([pg_loss, v_loss, entropy, approx_kl, clipfrac]).detach()
-            updates += 1
-    pg, v, ent, kl, cf = (sums / updates).tolist()
-    var_returns = b_returns.var()
-    explained = float("nan") if var_returns == 0 else float(
-        1 - (b_returns - b_values).var() / var_returns
-    )
-    return UpdateStats(pg, v, ent, kl, cf, explained)
+            sums += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipfrac]).detach()
+
+    means = (sums / (config.epochs * config.minibatches)).tolist()
+    return UpdateStats(*means, explained_variance(b_values, b_returns))
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var(target - predicted) / Var(target); NaN when the target is constant.
+
+    Example:
+        >>> explained_variance(torch.tensor([0.0, 2.0]), torch.tensor([0.0, 4.0]))
+        0.75
+    """
+    var_target = target.var()
+    if var_target == 0:
+        return float("nan")
+    return float(1 - (target - predicted).var() / var_target)

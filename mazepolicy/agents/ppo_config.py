@@ -1,13 +1,14 @@
 """``PPOConfig``: the one source of truth for a training run.
 
-Recipes in the repository's ``agents/`` are TOML files of its fields; the CLI's flags
-and ``--set key=value`` override them; checkpoints record the full config.
+Recipes in the repository's ``agents/`` are TOML files of its fields (an unknown key is
+an error naming it); the CLI's flags and ``--set key=value`` override them; every
+checkpoint card and ``summary.json`` records the full config.
 
 Example:
     >>> config = load_recipe("ppo-tiny")
     >>> config.num_envs * config.num_steps == config.batch_size
     True
-    >>> config.replace(lr=1e-4).lr
+    >>> config.with_overrides(["lr=1e-4", "bf16=true"]).lr
     0.0001
 """
 
@@ -21,18 +22,37 @@ from pathlib import Path
 import mazepolicy
 
 RECIPES_DIR = Path(mazepolicy.__file__).resolve().parents[1] / "agents"
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+# Fields that may change when a run is resumed: they leave the training math alone.
+RESUMABLE_CHANGES = frozenset(
+    {"total_steps", "checkpoint_every", "eval_every", "eval_episodes", "eval_env",
+     "eval_max_steps", "env_threads", "torch_threads"}
+)
 
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """PPO hyperparameters and run settings. Defaults: the paper's recipe (Langosco et
-    al. 2022, after Cobbe et al.'s Procgen PPO)."""
+    """PPO hyperparameters and run settings. The defaults are the paper's recipe
+    (Langosco et al. 2022, after Cobbe et al.'s Procgen PPO); ``agents/ppo-impala.toml``
+    spells them out.
 
+    Example:
+        >>> PPOConfig().minibatch_size
+        8192
+        >>> PPOConfig(num_envs=3, num_steps=3, minibatches=2)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_envs * num_steps (9) must divide into 2 minibatches
+    """
+
+    # what to train on
     env: str = "maze-topright-5"  # training variant (envs/<name>.toml)
-    eval_env: str = "maze-anywhere"  # second evaluation variant (test distribution)
-    scale: int = 1  # IMPALA width multiplier
-    total_steps: int = 80_000_000
-    num_envs: int = 256
+    eval_env: str = "maze-anywhere"  # second evaluation variant (the test distribution)
+    scale: int = 1  # IMPALA width multiplier (16/32/32 channels times scale)
+    total_steps: int = 80_000_000  # env steps over all ranks
+    # the PPO recipe
+    num_envs: int = 256  # envs per rank
     num_steps: int = 256  # rollout length per env
     epochs: int = 3
     minibatches: int = 8
@@ -40,52 +60,79 @@ class PPOConfig:
     gae_lambda: float = 0.95
     lr: float = 5e-4
     adam_eps: float = 1e-5
+    anneal_lr: bool = False  # linear decay of lr to 0 over the run
     clip_coef: float = 0.2
     clip_value_loss: bool = True
     vf_coef: float = 0.5
     ent_coef: float = 0.01
     max_grad_norm: float = 0.5
-    normalize_reward: bool = True
-    normalize_advantages: bool = True
-    anneal_lr: bool = False
+    normalize_advantages: bool = True  # per minibatch
+    normalize_reward: bool = True  # divide by the running std of discounted returns
+    reward_clip: float = 10.0  # clip normalised rewards to +-reward_clip
+    # execution
     seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    bf16: bool = False  # bf16 autocast for forward/backward (GPU)
+    device: str = "auto"  # "auto" (this rank's GPU, else CPU), "cpu", "cuda", "cuda:1"
+    bf16: bool = False  # bf16 autocast for forward and backward (GPU)
     compile: bool = False  # torch.compile the policy (GPU)
-    env_threads: int = 0  # engine threads; 0 = automatic
-    torch_threads: int = 0  # CPU torch threads; 0 = automatic
-    checkpoint_every: int = 10  # iterations between checkpoints
-    eval_every: int = 0  # iterations between evaluations; 0 = only at the end
-    eval_episodes: int = 100  # mazes per evaluation variant; 0 = no evaluation
-    eval_seed: int = 1_000_000  # first level seed of evaluation mazes
+    env_groups: int = 1  # >1: groups of envs step in threads while the policy acts on others
+    env_threads: int = 0  # engine threads per env group; 0 = this rank's share of the cores
+    torch_threads: int = 0  # CPU torch threads; 0 = this rank's share of the cores
+    # checkpoints and evaluation
+    checkpoint_every: int = 25  # iterations between checkpoints (and at the end)
+    eval_every: int = 100  # iterations between evaluations; 0 = only at the end
+    eval_episodes: int = 200  # mazes per evaluation variant; 0 = no evaluation
+    eval_seed: int = 1_000_000  # first level seed of the evaluation mazes
+    eval_max_steps: int = 500  # episode cap during evaluation (the engine's own is 500)
 
     def __post_init__(self):
-        positive = ("total_steps", "num_envs", "num_steps", "epochs", "minibatches", "scale")
+        for field in dataclasses.fields(self):
+            value, kind = getattr(self, field.name), _TYPES[field.type]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, field.name, float(value))
+            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise TypeError(f"{field.name} must be {field.type}, got {value!r}")
+        positive = ("scale", "total_steps", "num_envs", "num_steps", "epochs", "minibatches",
+                    "env_groups", "checkpoint_every", "eval_max_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("env_threads", "torch_threads", "eval_every", "eval_episodes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size % self.minibatches:
             raise ValueError(
                 f"num_envs * num_steps ({self.batch_size}) must divide into "
                 f"{self.minibatches} minibatches"
             )
+        if self.num_envs % self.env_groups:
+            raise ValueError(f"num_envs ({self.num_envs}) must divide into "
+                             f"{self.env_groups} env_groups")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
     @property
     def batch_size(self) -> int:
+        """Samples per rank per iteration: ``num_envs * num_steps``."""
         return self.num_envs * self.num_steps
 
     @property
     def minibatch_size(self) -> int:
         return self.batch_size // self.minibatches
 
-    @property
-    def iterations(self) -> int:
-        """PPO iterations needed to reach ``total_steps`` (rounded up)."""
-        return -(-self.total_steps // self.batch_size)
+    def iterations(self, world_size: int = 1) -> int:
+        """PPO iterations needed to reach ``total_steps`` over ``world_size`` ranks
+        (rounded up).
+
+        Example:
+            >>> PPOConfig(total_steps=1000, num_envs=4, num_steps=100, minibatches=1).iterations()
+            3
+        """
+        return -(-self.total_steps // (self.batch_size * world_size))
 
     def replace(self, **changes) -> PPOConfig:
+        """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -93,7 +140,14 @@ class PPOConfig:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> PPOConfig:
-        """Build from a dict; unknown keys raise a ValueError naming them."""
+        """Build from a dict; unknown keys raise a ValueError naming them.
+
+        Example:
+            >>> PPOConfig.from_dict({"learning_rate": 1e-3})
+            Traceback (most recent call last):
+            ...
+            ValueError: config: unknown PPO config keys ['learning_rate']
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -101,7 +155,13 @@ class PPOConfig:
         return cls(**data)
 
     def with_overrides(self, assignments: list[str]) -> PPOConfig:
-        """Apply ``key=value`` strings (values parsed as TOML, else taken as strings)."""
+        """Apply ``key=value`` strings; values are read as TOML (``3e-4``, ``true``,
+        ``"x"``), anything else as a bare string (``env=maze-anywhere``).
+
+        Example:
+            >>> PPOConfig().with_overrides(["env=maze-anywhere", "num_envs=64"]).num_envs
+            64
+        """
         changes = {}
         for item in assignments:
             key, sep, raw = item.partition("=")
@@ -116,12 +176,22 @@ class PPOConfig:
 
 
 def list_recipes(directory: Path = RECIPES_DIR) -> list[str]:
-    """Names of the recipes in ``agents/``."""
+    """Names of the recipes in ``agents/``.
+
+    Example:
+        >>> {"ppo-impala", "ppo-tiny"} <= set(list_recipes())
+        True
+    """
     return sorted(p.stem for p in directory.glob("*.toml"))
 
 
 def load_recipe(name_or_path: str | Path, directory: Path = RECIPES_DIR) -> PPOConfig:
-    """The recipe called ``name_or_path`` in ``agents/``, or the TOML file at that path."""
+    """The recipe called ``name_or_path`` in ``agents/``, or the TOML file at that path.
+
+    Example:
+        >>> load_recipe("ppo-impala").num_envs
+        256
+    """
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = directory / f"{name_or_path}.toml"

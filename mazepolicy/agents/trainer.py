@@ -1,27 +1,39 @@
 """The PPO training loop: rollouts, updates, checkpoints with exact resume, logs, evals.
 
 A run directory holds:
-    policy.safetensors, policy.json   latest policy and its card (step count, config, ...)
-    checkpoints/iter-NNNNNN/          full checkpoints (policy + trainer state), last two
-    checkpoints/latest                name of the newest complete checkpoint
-    tb/                               TensorBoard logs (CleanRL tags)
-    metrics.jsonl, eval.jsonl         per-iteration metrics and evaluations
+
+    policy.safetensors, policy.json   the latest checkpointed policy and its card
+                                      (global_step, iteration, full config, git sha, eval)
+    checkpoints/iter-NNNNNN/          the last two full checkpoints: policy + card,
+                                      trainer_state.json (counters, config),
+                                      optimizer.safetensors, rank-R.safetensors (per rank:
+                                      engine states, frames, reward normaliser, RNGs)
+    checkpoints/latest                name of the newest complete checkpoint (written last)
+    tb/                               TensorBoard (CleanRL tags: charts/*, losses/*, eval/*)
+    metrics.jsonl, eval.jsonl         one row per iteration / per evaluation
     summary.json                      the final summary
 
-Resume restores the policy, the optimizer, the reward normaliser, the sampling RNGs
-and every engine state (which holds the level RNGs), so a resumed run continues
-bit-for-bit on the same device type; a kill loses at most ``checkpoint_every``
-iterations. Data-parallel training across processes (``torchrun``) averages gradients
-with ``all_reduce``; each rank steps its own envs.
+Resume (``resume=True``) restores the weights, Adam's state, the reward normaliser,
+the action-sampling and shuffling RNGs and every engine state (which holds the level
+RNGs), so on the CPU a resumed run continues bit-for-bit; a kill loses at most
+``checkpoint_every`` iterations. Not restored: wall-clock counters of the session that
+was killed after its last checkpoint, and on a GPU, cuDNN's autotuned kernels may
+differ between sessions (and bf16/TF32 rounding with them), so GPU resumes are close,
+not bitwise.
+
+Data-parallel training (``torchrun``): every rank steps its own envs (seeded by
+rank), DDP averages gradients, rank 0 logs, evaluates and writes the shared files; each
+rank writes its own ``rank-R`` state. Logged episode statistics are rank 0's.
 
 Example:
     >>> import tempfile
     >>> from mazepolicy.agents.ppo_config import load_recipe
-    >>> config = load_recipe("ppo-tiny").replace(total_steps=512, num_envs=4, num_steps=32,
-    ...                                          minibatches=2, eval_episodes=2)
-    >>> summary = Trainer(config, tempfile.mkdtemp(), progress=False).train()
-    >>> summary["global_step"]
-    512
+    >>> config = load_recipe("ppo-tiny").replace(total_steps=128, num_envs=4, num_steps=32,
+    ...                                          minibatches=2, eval_episodes=0)
+    >>> with Trainer(config, tempfile.mkdtemp(), progress=False) as trainer:
+    ...     summary = trainer.train()
+    >>> summary["global_step"], summary["iteration"]
+    (128, 1)
 """
 
 from __future__ import annotations
@@ -29,7 +41,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,333 +52,504 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from mazepolicy.agents.checkpoint import git_sha, load_policy, save_policy
+from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.agents.policy_agent import PolicyAgent
-from mazepolicy.agents.ppo import RewardNormalizer, RolloutBuffer, compute_gae, ppo_update
-from mazepolicy.agents.ppo_config import PPOConfig
+from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
+from mazepolicy.agents.ppo_config import RESUMABLE_CHANGES, PPOConfig
+from mazepolicy.agents.rollout import RolloutStorage, compute_gae
 from mazepolicy.envs.variants import load_variant
-from mazepolicy.interp.evaluate import evaluate
+from mazepolicy.envs.vec_env import MazeVecEnv
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 KEEP_CHECKPOINTS = 2
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> this rank's GPU if there is one, else the CPU."""
-    if name == "auto":
+def distributed_context() -> tuple[int, int, int]:
+    """(rank, world size, ranks on this node); joins the process group under ``torchrun``.
+
+    Example:
+        >>> distributed_context()  # a plain process
+        (0, 1, 1)
+    """
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return 0, 1, 1
+    if not dist.is_initialized():
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    return dist.get_rank(), dist.get_world_size(), local_world
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> this rank's GPU if there is one, else the CPU; ``"cuda"`` -> this
+    rank's GPU (``cuda:LOCAL_RANK``); ``"cuda:N"`` and ``"cpu"`` as given.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
 
 
-def distributed_context() -> tuple[int, int]:
-    """(rank, world size); initialises the process group when run under ``torchrun``."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+def derived_seed(*words: int) -> int:
+    """A seed in [0, 2**31) mixed from ints (run seed, rank, stream, ...).
+
+    Example:
+        >>> derived_seed(0, 1) == derived_seed(0, 1) != derived_seed(1, 0)
+        True
+    """
+    return int(np.random.SeedSequence(list(words)).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+# Streams of derived_seed(seed, rank, stream, ...): each rank's envs, sampling, shuffling.
+ENV_STREAM, SAMPLE_STREAM, SHUFFLE_STREAM = 0, 1, 2
 
 
 class Trainer:
-    """PPO on a maze variant. ``train()`` runs to ``config.total_steps``.
+    """PPO with the IMPALA policy on a maze variant. ``train()`` runs to
+    ``config.total_steps``; for benchmarks, ``train_iteration()`` is one
+    ``collect_rollout()`` plus one ``update()``.
 
-    The steps are exposed for benchmarks: ``collect_rollout()`` then ``update()`` is one
-    iteration (``train_iteration()``).
+    Args:
+        config: the run's :class:`PPOConfig`.
+        out_dir: run directory (checkpoints, logs); needed by ``train()`` and
+            ``save_checkpoint()`` only.
+        env: a ready :class:`MazeVecEnv` with ``config.num_envs`` envs to train on
+            (``env_groups`` must be 1); default: ``config.env``'s variant. The trainer
+            resets it with its seed and closes it in :meth:`close`.
+        resume: continue from ``out_dir``'s latest checkpoint, if there is one. Without
+            it, a directory that already holds a checkpoint is refused.
+        progress: show a tqdm bar (rank 0) during ``train()``.
     """
 
     def __init__(
         self,
         config: PPOConfig,
-        out_dir: str | Path,
+        out_dir: str | Path | None = None,
+        env: MazeVecEnv | None = None,
         resume: bool = False,
         progress: bool = True,
     ):
         self.config = config
-        self.out = Path(out_dir)
+        self.out = None if out_dir is None else Path(out_dir)
         self.progress = progress
-        self.rank, self.world = distributed_context()
+        latest = self._latest_checkpoint()
+        if latest is not None and not resume:
+            raise FileExistsError(f"{self.out} already holds a run; resume it or pick another "
+                                  "out dir")
+        self.rank, self.world, local_world = distributed_context()
         self.device = resolve_device(config.device)
-        if config.torch_threads:
-            torch.set_num_threads(config.torch_threads)
-        torch.manual_seed(config.seed)
-        self.env = load_variant(config.env).make_vec(
-            config.num_envs,
-            seed=config.seed + 1_000_003 * self.rank,
-            num_threads=config.env_threads or None,
-        )
-        self.policy = ImpalaPolicy(scale=config.scale).to(self.device)
-        if self.world > 1:
-            for p in self.policy.parameters():
-                dist.broadcast(p.data, src=0)
-        self.forward = torch.compile(self.policy) if config.compile else self.policy
-        self.optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=config.lr, eps=config.adam_eps
-        )
-        self.buffer = RolloutBuffer(config.num_steps, config.num_envs, self.device)
-        self.normalizer = RewardNormalizer(config.num_envs, config.gamma)
-        self.sample_gen = torch.Generator(self.device).manual_seed(config.seed + self.rank)
-        self.shuffle_gen = torch.Generator().manual_seed(config.seed + 7919 + self.rank)
-        self.staging = None  # pinned host frames (N, 64, 64, 3) when training on a GPU
-        if self.device.type == "cuda":
-            self.staging = torch.zeros((config.num_envs, 64, 64, 3), dtype=torch.uint8,
-                                       pin_memory=True)
-        self.iteration = 0
-        self.global_step = 0
-        self.train_seconds = 0.0
-        self.last_eval: dict = {}
+        cores = max(1, len(os.sched_getaffinity(0)) // local_world)  # this rank's share
+        self._configure_torch(cores)
+        self._build_policy()
         self.autocast = config.bf16 and self.device.type == "cuda"
-        if resume and (self.out / "checkpoints" / "latest").exists():
-            self.load_checkpoint()
-        else:
-            obs, _ = self.env.reset(seed=config.seed + 1_000_003 * self.rank)
-            self.next_obs = obs
-        self.writer = None
 
-    # ---------------------------------------------------------------- one iteration
+        self.envs = self._make_envs(env, config.env_threads or cores)
+        size = config.num_envs // len(self.envs)
+        self.slices = [slice(g * size, (g + 1) * size) for g in range(len(self.envs))]
+        self.executor = ThreadPoolExecutor(len(self.envs)) if len(self.envs) > 1 else None
+        self.pending: list[Future | tuple | None] = [None] * len(self.envs)  # env steps
+        self.staging = None  # pinned host frames per group, for asynchronous copies to a GPU
+        if self.device.type == "cuda":
+            self.staging = [torch.empty((size, 64, 64, 3), dtype=torch.uint8, pin_memory=True)
+                            for _ in self.envs]
+        self.storage = RolloutStorage(config.num_steps, config.num_envs, self.device)
+        self.normalizer = RewardNormalizer(config.num_envs, config.gamma, config.reward_clip)
+        self.sample_gen = torch.Generator(self.device).manual_seed(
+            derived_seed(config.seed, self.rank, SAMPLE_STREAM))
+        self.shuffle_gen = torch.Generator().manual_seed(
+            derived_seed(config.seed, self.rank, SHUFFLE_STREAM))
+
+        self.iteration = 0
+        self.global_step = 0  # env steps over all ranks
+        self.train_seconds = 0.0  # time in train_iteration, over all sessions
+        self.last_eval: dict = {}
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.git_sha = git_sha()
+        self.writer = None
+        if latest is not None:
+            self.load_checkpoint(latest)
+        else:
+            seeds = zip(self.envs, self.env_seeds, strict=True)
+            self.frames = [env.reset(seed=seed)[0] for env, seed in seeds]
+
+    def _configure_torch(self, cores: int) -> None:
+        """CPU threads (``torch_threads``, else this rank's cores); on a GPU, cuDNN
+        autotuning and TF32 matmuls/convolutions."""
+        torch.set_num_threads(self.config.torch_threads or cores)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+    def _build_policy(self) -> None:
+        """The policy; ``act_model`` (rollouts) and ``train_model`` (updates: DDP across
+        ranks), compiled if asked; Adam (fused on a GPU)."""
+        cfg = self.config
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.policy = ImpalaPolicy(scale=cfg.scale).to(self.device)
+        self.act_model = self.train_model = self.policy
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(
+                self.policy, device_ids=ids, broadcast_buffers=False
+            )
+        if cfg.compile:
+            self.act_model = torch.compile(self.policy)
+            self.train_model = torch.compile(self.train_model)
+        self.optimizer = torch.optim.Adam(
+            self.policy.parameters(), lr=cfg.lr, eps=cfg.adam_eps,
+            fused=self.device.type == "cuda",
+        )
+
+    @property
+    def env_seeds(self) -> list[int]:
+        """The engine seed of each of this rank's env groups."""
+        return [derived_seed(self.config.seed, self.rank, ENV_STREAM, g)
+                for g in range(len(self.envs))]
+
+    def _make_envs(self, env: MazeVecEnv | None, threads: int) -> list[MazeVecEnv]:
+        cfg = self.config
+        if env is not None:
+            if cfg.env_groups != 1 or env.num_envs != cfg.num_envs:
+                raise ValueError(f"the env has {env.num_envs} envs; the config asks for "
+                                 f"{cfg.num_envs} in {cfg.env_groups} group(s)")
+            return [env]
+        variant = load_variant(cfg.env)
+        size = cfg.num_envs // cfg.env_groups
+        return [variant.make_vec(size, num_threads=threads) for _ in range(cfg.env_groups)]
+
+    # ----------------------------------------------------------------- one iteration
     def collect_rollout(self) -> list[dict]:
-        """Fill the buffer with ``num_steps`` steps of every env; returns ended episodes."""
-        cfg, buf = self.config, self.buffer
-        episodes = []
-        for t in range(cfg.num_steps):
-            if self.staging is None:
-                buf.obs[t].copy_(torch.from_numpy(self.next_obs))
-            else:  # via pinned host memory, so the copy to the GPU is asynchronous
-                self.staging.copy_(torch.from_numpy(self.next_obs))
-                buf.obs[t].copy_(self.staging, non_blocking=True)
-            with torch.inference_mode(), torch.autocast(
-                self.device.type, dtype=torch.bfloat16, enabled=self.autocast
-            ):
-                logits, value = self.forward(buf.obs[t])
-            logp_all = torch.log_softmax(logits.float(), dim=-1)  # (N, A)
-            action = torch.multinomial(logp_all.exp(), 1, generator=self.sample_gen)[:, 0]
-            buf.actions[t] = action
-            buf.logprobs[t] = logp_all.gather(1, action[:, None])[:, 0]
-            buf.values[t] = value.float()
-            obs, reward, terminated, truncated, info = self.env.step(action.cpu().numpy())
-            done = terminated | truncated
-            buf.rewards[t] = torch.from_numpy(self.normalizer(reward, done)).to(self.device)
-            buf.dones[t] = torch.from_numpy(done.astype(np.float32)).to(self.device)
-            self.next_obs = obs
-            for i in np.flatnonzero(done):
-                episodes.append({
-                    "return": float(info["episode_return"][i]),
-                    "length": int(info["episode_length"][i]),
-                    "reached_cheese": bool(info["reached_cheese"][i]),
-                    "reached_top_right": bool(info["reached_top_right"][i]),
-                })
-        self.global_step += cfg.batch_size * self.world
+        """Fill the storage with ``num_steps`` steps of every env; returns the episodes
+        that ended (``return``, ``length``, ``reached_cheese``, ``reached_top_right``).
+
+        With several env groups, a group's env step runs in a thread while the policy
+        acts on the next group, so the engine and the network overlap.
+        """
+        episodes: list[dict] = []
+        for t in range(self.config.num_steps):
+            for g in range(len(self.envs)):
+                if t > 0:
+                    self._receive(g, t - 1, episodes)
+                self._act(g, t)
+        for g in range(len(self.envs)):
+            self._receive(g, self.config.num_steps - 1, episodes)
+        self.global_step += self.config.batch_size * self.world
         return episodes
 
-    def update(self):
-        """GAE on the collected rollout, then the PPO epochs."""
-        cfg = self.config
-        with torch.inference_mode():
-            obs = torch.from_numpy(self.next_obs).to(self.device)
-            next_value = self.forward(obs)[1].float()
-            advantages, returns = compute_gae(
-                self.buffer.rewards, self.buffer.values, self.buffer.dones, next_value,
-                cfg.gamma, cfg.gae_lambda,
-            )
-        if cfg.anneal_lr:
-            frac = 1.0 - self.iteration / cfg.iterations
-            self.optimizer.param_groups[0]["lr"] = frac * cfg.lr
-        return ppo_update(
-            self.forward, self.optimizer, self.buffer, advantages.clone(), returns.clone(),
-            cfg, self.shuffle_gen, autocast=self.autocast,
-            all_reduce_grads=self._all_reduce_grads if self.world > 1 else None,
-        )
+    def _act(self, g: int, t: int) -> None:
+        """Sample actions for group g's frames at step t and start its env step."""
+        obs = self.storage.obs[t, self.slices[g]]  # (n, 64, 64, 3) uint8, device
+        if self.staging is None:
+            obs.copy_(torch.from_numpy(self.frames[g]))
+        else:  # through pinned memory, so the host-to-GPU copy is asynchronous
+            self.staging[g].copy_(torch.from_numpy(self.frames[g]))
+            obs.copy_(self.staging[g], non_blocking=True)
+        with torch.inference_mode(), self._autocast():
+            logits, value = self.act_model(obs)  # (n, A), (n,)
+            logp_all = torch.log_softmax(logits.float(), dim=-1)  # (n, A)
+            action = torch.multinomial(logp_all.exp(), 1, generator=self.sample_gen)[:, 0]
+            self.storage.actions[t, self.slices[g]] = action
+            self.storage.logprobs[t, self.slices[g]] = logp_all.gather(1, action[:, None])[:, 0]
+            self.storage.values[t, self.slices[g]] = value.float()
+        actions = action.cpu().numpy()
+        if self.executor is None:
+            self.pending[g] = self.envs[g].step(actions)
+        else:
+            self.pending[g] = self.executor.submit(self.envs[g].step, actions)
 
-    def train_iteration(self) -> tuple[list[dict], object]:
+    def _receive(self, g: int, t: int, episodes: list[dict]) -> None:
+        """Wait for group g's env step t; record its rewards, ends and episodes."""
+        result = self.pending[g]
+        obs, reward, terminated, truncated, info = (
+            result.result() if isinstance(result, Future) else result
+        )
+        self.pending[g] = None
+        done = terminated | truncated
+        self.storage.rewards[t, self.slices[g]] = reward
+        self.storage.dones[t, self.slices[g]] = done
+        self.frames[g] = obs
+        for i in np.flatnonzero(done):
+            episodes.append({
+                "return": float(info["episode_return"][i]),
+                "length": int(info["episode_length"][i]),
+                "reached_cheese": bool(info["reached_cheese"][i]),
+                "reached_top_right": bool(info["reached_top_right"][i]),
+            })
+
+    def update(self) -> UpdateStats:
+        """Normalise the rollout's rewards (in step order), GAE, then the PPO epochs."""
+        cfg, storage = self.config, self.storage
+        frames = torch.from_numpy(np.concatenate(self.frames)).to(self.device)  # (N, 64, 64, 3)
+        with torch.inference_mode(), self._autocast():
+            next_value = self.act_model(frames)[1].float()  # (N,)
+        rewards = storage.rewards  # (T, N)
+        if cfg.normalize_reward:
+            steps = zip(rewards, storage.dones, strict=True)
+            rewards = np.stack([self.normalizer(r, d) for r, d in steps])
+        advantages, returns = compute_gae(
+            torch.from_numpy(rewards).to(self.device),
+            storage.values,
+            torch.from_numpy(storage.dones).to(self.device, torch.float32),
+            next_value, cfg.gamma, cfg.gae_lambda,
+        )
+        if cfg.anneal_lr:
+            frac = 1.0 - self.iteration / cfg.iterations(self.world)
+            self.optimizer.param_groups[0]["lr"] = frac * cfg.lr
+        return ppo_update(self.train_model, self.optimizer, storage, advantages, returns, cfg,
+                          self.shuffle_gen, autocast=self.autocast)
+
+    def train_iteration(self) -> tuple[list[dict], UpdateStats]:
+        """One PPO iteration: ``collect_rollout()`` then ``update()``."""
         episodes = self.collect_rollout()
         stats = self.update()
         self.iteration += 1
+        self.recent_returns.extend(e["return"] for e in episodes)
         return episodes, stats
 
-    def _all_reduce_grads(self) -> None:
-        grads = [p.grad for p in self.policy.parameters() if p.grad is not None]
-        flat = torch.cat([g.flatten() for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset : offset + g.numel()].view_as(g))
-            offset += g.numel()
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
-    # ---------------------------------------------------------------------- the loop
+    # ------------------------------------------------------------------------ the loop
     def train(self) -> dict:
-        """Train to ``total_steps``; checkpoint, log and evaluate on the way."""
-        cfg = self.config
-        main = self.rank == 0
+        """Train to ``config.total_steps``: log every iteration, evaluate every
+        ``eval_every`` iterations and at the end, checkpoint every ``checkpoint_every``
+        and at the end; writes and returns the summary."""
+        if self.out is None:
+            raise ValueError("train() needs an out_dir")
+        cfg, main = self.config, self.rank == 0
+        iterations = cfg.iterations(self.world)
         if main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.out / "tb"))
-        bar = tqdm(total=cfg.iterations * cfg.batch_size * self.world, initial=self.global_step,
-                   unit="step", unit_scale=True, desc="train", disable=not (self.progress and main))
-        recent: list[dict] = []
-        while self.iteration < cfg.iterations:
+            self._open_logs()
+        per_iteration = cfg.batch_size * self.world
+        bar = tqdm(total=iterations * per_iteration, initial=self.global_step, unit="step",
+                   unit_scale=True, desc="train", dynamic_ncols=True,
+                   disable=not (self.progress and main))
+        while self.iteration < iterations:
             start = time.perf_counter()
             episodes, stats = self.train_iteration()
-            elapsed = time.perf_counter() - start
-            self.train_seconds += elapsed
-            recent = (recent + episodes)[-200:]
-            sps = cfg.batch_size * self.world / elapsed
-            bar.update(cfg.batch_size * self.world)
-            bar.set_postfix(sps=f"{sps:,.0f}", ret=f"{_mean(recent, 'return'):.2f}")
+            seconds = time.perf_counter() - start
+            self.train_seconds += seconds
+            sps = per_iteration / seconds
+            bar.update(per_iteration)
+            bar.set_postfix(SPS=f"{sps:,.0f}", ret=f"{self.mean_recent_return():.2f}")
             if main:
-                self._log(stats, episodes, sps)
-            last = self.iteration == cfg.iterations
-            due = (cfg.eval_every and self.iteration % cfg.eval_every == 0) or last
-            if due and main and cfg.eval_episodes:
-                self.run_evaluation()
-            if self.iteration % cfg.checkpoint_every == 0 or last:
-                if main:
-                    self.save_checkpoint()
+                self._log_iteration(stats, episodes, sps)
+            last = self.iteration == iterations
+            if main and cfg.eval_episodes and (
+                last or (cfg.eval_every and self.iteration % cfg.eval_every == 0)
+            ):
+                self.evaluate()
+            if last or self.iteration % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
         bar.close()
         summary = self.summary()
         if main:
             atomic_write_text(self.out / "summary.json", json_dumps(summary, indent=2))
-            self.writer.close()
-        self.env.close()
+            self.writer.flush()
         return summary
 
-    def _log(self, stats, episodes: list[dict], sps: float) -> None:
-        step = self.global_step
-        w = self.writer
-        if episodes:
-            w.add_scalar("charts/episodic_return", _mean(episodes, "return"), step)
-            w.add_scalar("charts/episodic_length", _mean(episodes, "length"), step)
-            w.add_scalar("charts/cheese_rate", _mean(episodes, "reached_cheese"), step)
-        w.add_scalar("charts/SPS", sps, step)
-        w.add_scalar("charts/learning_rate", self.optimizer.param_groups[0]["lr"], step)
-        for key, value in vars(stats).items():
-            w.add_scalar(f"losses/{key}", value, step)
-        row = {"iteration": self.iteration, "global_step": step, "sps": sps,
-               "episodes": len(episodes),
-               "episodic_return": _mean(episodes, "return"),
-               "cheese_rate": _mean(episodes, "reached_cheese"), **vars(stats)}
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json_dumps(row) + "\n")
+    def mean_recent_return(self) -> float:
+        """Mean return of this rank's last 100 episodes (NaN before the first)."""
+        return float(np.mean(self.recent_returns)) if self.recent_returns else float("nan")
 
-    def run_evaluation(self) -> dict:
-        """Evaluate on the training variant and ``eval_env``; log and return summaries."""
+    def evaluate(self) -> dict:
+        """Evaluate the policy on ``config.env`` and ``config.eval_env`` (seeded mazes);
+        logs to TensorBoard and ``eval.jsonl`` when training, returns the results."""
         cfg = self.config
-        agent = PolicyAgent(self.policy, seed=cfg.seed)
         results = {}
         for name in dict.fromkeys([cfg.env, cfg.eval_env]):
-            variant = load_variant(name)
-            summary = evaluate(
-                agent, variant.placement(), cfg.eval_episodes, seed=cfg.eval_seed,
-                distribution_mode=variant.distribution_mode,
-                num_envs=min(cfg.eval_episodes, 64), region=variant.region, progress=False,
-            ).summary()
-            results[name] = summary
-            for key in ("cheese_rate", "top_right_rate", "misgeneralization_rate", "mean_return"):
-                self.writer.add_scalar(f"eval/{name}/{key}", summary[key], self.global_step)
-        with open(self.out / "eval.jsonl", "a") as f:
-            f.write(json_dumps({"iteration": self.iteration, "global_step": self.global_step,
-                                "results": results}) + "\n")
+            result = evaluate_policy(
+                self.policy, name, cfg.eval_episodes, seed=cfg.eval_seed,
+                sample_seed=cfg.seed, max_episode_steps=cfg.eval_max_steps,
+                num_threads=cfg.env_threads or None,
+            ).to_dict()
+            results[name] = result
+            if self.writer is not None:
+                for key in ("p_cheese", "p_top_right_first", "mean_return", "mean_length"):
+                    self.writer.add_scalar(f"eval/{name}/{key}", result[key], self.global_step)
+        if self.writer is not None:
+            self._append("eval.jsonl", {"iteration": self.iteration,
+                                        "global_step": self.global_step, "results": results})
         self.last_eval = results
         return results
 
     def summary(self) -> dict:
+        """The run so far: config, counters, speed, seeds, last evaluation (JSON-ready)."""
         return {
             "config": self.config.to_dict(),
             "iteration": self.iteration,
             "global_step": self.global_step,
             "train_seconds": self.train_seconds,
             "sps": self.global_step / self.train_seconds if self.train_seconds else 0.0,
+            "mean_recent_return": self.mean_recent_return(),
+            "eval": self.last_eval,
+            "seeds": {"seed": self.config.seed, "env_seeds_rank0": self.env_seeds
+                      if self.rank == 0 else None, "eval_seed": self.config.eval_seed},
             "device": str(self.device),
             "world_size": self.world,
-            "git_sha": git_sha(),
-            "eval": self.last_eval,
+            "torch": torch.__version__,
+            "git_sha": self.git_sha,
         }
 
-    # ------------------------------------------------------------------ checkpoints
+    def close(self) -> None:
+        """Close the envs, the env threads and the logs."""
+        if self.executor is not None:
+            self.executor.shutdown()
+        for env in self.envs:
+            env.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --------------------------------------------------------------------------- logs
+    def _open_logs(self) -> None:
+        """TensorBoard writer and JSONL logs; on resume, rows and events after the
+        checkpoint are dropped, so a resumed run's logs read as one run."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        for name in ("metrics.jsonl", "eval.jsonl"):
+            path = self.out / name
+            if path.exists():
+                rows = [line for line in path.read_text().splitlines()
+                        if json.loads(line)["iteration"] <= self.iteration]
+                atomic_write_text(path, "".join(f"{row}\n" for row in rows))
+        purge = self.global_step + 1 if self.global_step else None  # events after the checkpoint
+        self.writer = SummaryWriter(str(self.out / "tb"), purge_step=purge)
+
+    def _append(self, name: str, row: dict) -> None:
+        with open(self.out / name, "a") as f:
+            f.write(json_dumps(row) + "\n")
+
+    def _log_iteration(self, stats: UpdateStats, episodes: list[dict], sps: float) -> None:
+        step, w = self.global_step, self.writer
+        row = {"iteration": self.iteration, "global_step": step, "sps": sps,
+               "learning_rate": self.optimizer.param_groups[0]["lr"],
+               "episodes": len(episodes), **vars(stats)}
+        if episodes:
+            row["episodic_return"] = float(np.mean([e["return"] for e in episodes]))
+            row["episodic_length"] = float(np.mean([e["length"] for e in episodes]))
+            row["cheese_rate"] = float(np.mean([e["reached_cheese"] for e in episodes]))
+            for key in ("episodic_return", "episodic_length", "cheese_rate"):
+                w.add_scalar(f"charts/{key}", row[key], step)
+        w.add_scalar("charts/SPS", sps, step)
+        w.add_scalar("charts/learning_rate", row["learning_rate"], step)
+        for key, value in vars(stats).items():
+            w.add_scalar(f"losses/{key}", value, step)
+        self._append("metrics.jsonl", row)
+
+    # -------------------------------------------------------------------- checkpoints
+    def _latest_checkpoint(self) -> Path | None:
+        pointer = None if self.out is None else self.out / "checkpoints" / "latest"
+        if pointer is None or not pointer.exists():
+            return None
+        return pointer.parent / pointer.read_text().strip()
+
+    def _card(self) -> dict:
+        return {"env": self.config.env, "global_step": self.global_step,
+                "iteration": self.iteration, "config": self.config.to_dict(),
+                "eval": self.last_eval, "git_sha": self.git_sha, "trainer": "mazepolicy-ppo"}
+
     def save_checkpoint(self) -> Path:
-        """Write a complete checkpoint, then point ``checkpoints/latest`` at it."""
+        """Write a complete checkpoint (every rank its own state), then point
+        ``checkpoints/latest`` at it and refresh the run's ``policy.safetensors``."""
+        if self.out is None:
+            raise ValueError("save_checkpoint() needs an out_dir")
         root = self.out / "checkpoints"
         path = root / f"iter-{self.iteration:06d}"
-        card = {"env": self.config.env, **self.summary()}
-        save_policy(self.policy, path / "policy.safetensors", card)
-        tensors, meta = self._trainer_state()
-        atomic_write_bytes(path / "trainer_state.safetensors", save_safetensors_bytes(tensors))
-        atomic_write_text(path / "trainer_state.json", json_dumps(meta))
-        save_policy(self.policy, self.out / "policy.safetensors", card)
-        atomic_write_text(root / "latest", path.name)  # the commit point for --resume
-        for old in sorted(root.glob("iter-*"))[:-KEEP_CHECKPOINTS]:
-            shutil.rmtree(old)
+        atomic_write_bytes(path / f"rank-{self.rank}.safetensors",
+                           save_safetensors_bytes(self._rank_state()))
+        if self.world > 1:
+            dist.barrier()  # every rank's state is on disk
+        if self.rank == 0:
+            card = self._card()
+            save_policy(self.policy, path / "policy.safetensors", card)
+            optimizer = {f"{index}.{key}": value.detach().cpu().contiguous()
+                         for index, state in self.optimizer.state_dict()["state"].items()
+                         for key, value in state.items()}
+            atomic_write_bytes(path / "optimizer.safetensors", save_safetensors_bytes(optimizer))
+            meta = {"iteration": self.iteration, "global_step": self.global_step,
+                    "train_seconds": self.train_seconds, "world_size": self.world,
+                    "config": self.config.to_dict(), "last_eval": self.last_eval,
+                    "recent_returns": list(self.recent_returns)}
+            atomic_write_text(path / "trainer_state.json", json_dumps(meta, indent=2))
+            save_policy(self.policy, self.out / "policy.safetensors", card)
+            atomic_write_text(root / "latest", path.name)  # the commit point for resume
+            for old in sorted(root.glob("iter-*"))[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(old)
         return path
 
-    def _trainer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        opt = self.optimizer.state_dict()
+    def _rank_state(self) -> dict[str, torch.Tensor]:
+        """This rank's part of a checkpoint: engine states, frames, normaliser, RNGs."""
         tensors = {}
-        for index, state in opt["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-        snapshot = self.env.snapshot()
-        for key, value in snapshot.items():
-            tensors[f"env.{key}"] = torch.from_numpy(np.ascontiguousarray(value))
-        tensors["rng.torch"] = torch.get_rng_state()
+        for g, env in enumerate(self.envs):
+            for key, value in env.snapshot().items():
+                tensors[f"env{g}.{key}"] = torch.from_numpy(np.ascontiguousarray(value))
+            tensors[f"frames{g}"] = torch.from_numpy(self.frames[g].copy())
+        norm = self.normalizer.state_dict()
+        tensors["normalizer.returns"] = torch.from_numpy(norm["returns"])
+        tensors["normalizer.stats"] = torch.tensor(
+            [norm["mean"], norm["var"], norm["count"]], dtype=torch.float64)
         tensors["rng.sample"] = self.sample_gen.get_state().cpu()
         tensors["rng.shuffle"] = self.shuffle_gen.get_state()
-        tensors["normalizer.returns"] = torch.from_numpy(self.normalizer.returns.copy())
-        tensors["next_obs"] = torch.from_numpy(self.next_obs.copy())
-        norm = self.normalizer.state()
-        meta = {
-            "iteration": self.iteration,
-            "global_step": self.global_step,
-            "train_seconds": self.train_seconds,
-            "config": self.config.to_dict(),
-            "param_groups": opt["param_groups"],
-            "normalizer": {k: norm[k] for k in ("mean", "var", "count")},
-            "last_eval": self.last_eval,
-        }
-        return tensors, meta
+        return tensors
 
-    def load_checkpoint(self) -> None:
-        """Continue from ``checkpoints/latest``."""
-        root = self.out / "checkpoints"
-        path = root / (root / "latest").read_text().strip()
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from the checkpoint directory ``path`` (this rank's part of it)."""
+        path = Path(path)
         meta = json.loads((path / "trainer_state.json").read_text())
-        if meta["config"] != self.config.to_dict():
-            changed = sorted(k for k, v in meta["config"].items()
-                             if self.config.to_dict().get(k) != v)
-            allowed = {"total_steps", "checkpoint_every", "eval_every", "eval_episodes",
-                       "torch_threads", "env_threads"}  # settings that leave the math alone
-            if set(changed) - allowed:
-                raise ValueError(f"cannot resume with a different config: {changed} changed")
-        tensors = load_safetensors_bytes((path / "trainer_state.safetensors").read_bytes())
+        saved, current = meta["config"], self.config.to_dict()
+        changed = sorted(k for k in current if saved.get(k) != current[k])
+        if set(changed) - RESUMABLE_CHANGES:
+            raise ValueError(f"{path}: cannot resume with a different config; changed: "
+                             f"{sorted(set(changed) - RESUMABLE_CHANGES)}")
+        if meta["world_size"] != self.world:
+            raise ValueError(f"{path} was written by {meta['world_size']} ranks, not "
+                             f"{self.world}")
         policy, _ = load_policy(path / "policy.safetensors", device=self.device)
         self.policy.load_state_dict(policy.state_dict())
-        opt_state = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                opt_state.setdefault(int(index), {})[name] = value.to(self.device)
-        for state in opt_state.values():
-            state["step"] = state["step"].cpu()  # Adam keeps its step count on the CPU
-        self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-        self.next_obs = self.env.restore(
-            {k[len("env."):]: v.numpy() for k, v in tensors.items() if k.startswith("env.")}
-        )
-        if not np.array_equal(self.next_obs, tensors["next_obs"].numpy()):
-            raise ValueError(f"{path}: restored frames differ from the saved ones")
-        torch.set_rng_state(tensors["rng.torch"])
+        state: dict[int, dict] = {}
+        optimizer = load_safetensors_bytes((path / "optimizer.safetensors").read_bytes())
+        for name, value in optimizer.items():
+            index, key = name.split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+        tensors = load_safetensors_bytes((path / f"rank-{self.rank}.safetensors").read_bytes())
+        self.frames = []
+        for g, env in enumerate(self.envs):
+            prefix = f"env{g}."
+            snapshot = {k[len(prefix):]: v.numpy() for k, v in tensors.items()
+                        if k.startswith(prefix)}
+            frames = env.restore(snapshot)
+            if not np.array_equal(frames, tensors[f"frames{g}"].numpy()):
+                raise ValueError(f"{path}: env group {g}'s restored frames differ from the "
+                                 "saved ones")
+            self.frames.append(frames)
+        mean, var, count = tensors["normalizer.stats"].tolist()
+        self.normalizer.load_state_dict({"returns": tensors["normalizer.returns"].numpy(),
+                                         "mean": mean, "var": var, "count": count})
         self.sample_gen.set_state(tensors["rng.sample"])
         self.shuffle_gen.set_state(tensors["rng.shuffle"])
-        self.normalizer.load_state({**meta["normalizer"],
-                                    "returns": tensors["normalizer.returns"].numpy()})
-        self.iteration = meta["iteration"]
-        self.global_step = meta["global_step"]
-        self.train_seconds = meta["train_seconds"]
-        self.last_eval = meta["last_eval"]
-
-
-def _mean(rows: list[dict], key: str) -> float:
-    return float(np.mean([r[key] for r in rows])) if rows else float("nan")
+        self.iteration, self.global_step = meta["iteration"], meta["global_step"]
+        self.train_seconds, self.last_eval = meta["train_seconds"], meta["last_eval"]
+        self.recent_returns.extend(meta["recent_returns"])
+        if self.rank == 0:
+            print(f"resumed {path} at step {self.global_step:,}", file=sys.stderr)

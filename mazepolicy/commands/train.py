@@ -1,25 +1,32 @@
 """``mazepolicy train``: PPO on a maze variant, with checkpoints, resume, logs and evals.
 
+The recipe (``--agent``, a TOML file of ``PPOConfig`` fields) gives the settings; the
+flags and ``--set key=value`` override them. ``--resume`` continues the run in ``--out``
+from its latest checkpoint (or starts it, if it has none). Under ``torchrun`` every
+rank trains on its own envs and gradients are averaged.
+
 Example:
     mazepolicy train --env maze-topright-5 --agent ppo-impala --total-steps 80000000 \\
-        --out runs/topright5 [--resume] [--set lr=3e-4 num_envs=512]
+        --out runs/topright5 --device cuda --set bf16=true compile=true env_groups=2
+    mazepolicy train --agent ppo-tiny --out runs/smoke
+    torchrun --nproc_per_node 4 -m mazepolicy.cli train --agent ppo-impala --out runs/ddp
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", default="ppo-impala",
                         help="recipe name in agents/ or a TOML path (default: ppo-impala)")
     parser.add_argument("--env", help="training variant (default: the recipe's)")
-    parser.add_argument("--total-steps", type=int, help="env steps to train for")
+    parser.add_argument("--total-steps", type=int, help="env steps to train for, all ranks")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run directory's latest checkpoint")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=int, help="run seed (envs, sampling, init)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override any recipe field, e.g. --set lr=3e-4 bf16=true")
@@ -29,14 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.ppo_config import load_recipe
     from mazepolicy.agents.trainer import Trainer
+    from mazepolicy.io import json_dumps
 
-    config = load_recipe(args.agent)
-    flags = {"env": args.env, "total_steps": args.total_steps, "seed": args.seed,
-             "device": args.device}
-    config = config.replace(**{k: v for k, v in flags.items() if v is not None})
-    config = config.with_overrides(args.set)
-    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
-    summary = trainer.train()
+    try:
+        config = load_recipe(args.agent)
+        flags = {"env": args.env, "total_steps": args.total_steps, "seed": args.seed,
+                 "device": args.device}
+        config = config.replace(**{k: v for k, v in flags.items() if v is not None})
+        config = config.with_overrides(args.set)
+        trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
+    except (ValueError, TypeError, FileExistsError) as err:
+        print(f"mazepolicy train: {err}", file=sys.stderr)
+        return 2
+    with trainer:
+        summary = trainer.train()
     if trainer.rank == 0:
-        print(json.dumps({k: summary[k] for k in ("global_step", "sps", "train_seconds")}))
+        keys = ("global_step", "iteration", "sps", "train_seconds", "mean_recent_return")
+        print(json_dumps({k: summary[k] for k in keys}))
     return 0
