@@ -4,17 +4,20 @@ and minibatches, in one run; plus the network's own compute bound.
 
 The bound uses the network alone at the same batch sizes: ``fwd`` frames/s at the
 rollout batch (num_envs, inference) and ``fwd_bwd`` samples/s at the minibatch size,
-``bound_sps = 1 / (1/fwd + epochs/fwd_bwd)``.
+``bound_sps = 1 / (1/fwd + epochs/fwd_bwd)``. Each repeat times the bound, ours and
+SB3 in turn (each warmed up once beforehand); the medians over repeats are reported.
 
     python benchmarks/trainer_throughput.py --num-envs 16 --num-steps 64 --epochs 3 \\
-        --minibatches 4 --iterations 3 --json benchmarks/results/trainer_cpu.json
+        --minibatches 4 --device cpu --env-groups 2 --json benchmarks/results/trainer_cpu.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -27,41 +30,61 @@ from mazepolicy.agents.ppo_config import PPOConfig
 from mazepolicy.agents.trainer import Trainer, resolve_device
 
 
-def ours_sps(config: PPOConfig, iterations: int) -> float:
-    trainer = Trainer(config, tempfile.mkdtemp(), progress=False)
-    trainer.train_iteration()  # warm-up (and compilation, if enabled)
-    _sync(trainer.device)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        trainer.train_iteration()
-    _sync(trainer.device)
-    return iterations * config.batch_size / (time.perf_counter() - start)
+class OursRunner:
+    """Our ``Trainer``, warmed up by one iteration (and compilation, if enabled)."""
+
+    def __init__(self, config: PPOConfig):
+        self.config = config
+        self.trainer = Trainer(config, tempfile.mkdtemp(), progress=False)
+        self.trainer.train_iteration()
+
+    def sps(self, iterations: int) -> float:
+        _sync(self.trainer.device)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            self.trainer.train_iteration()
+        _sync(self.trainer.device)
+        return iterations * self.config.batch_size / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.trainer.close()
 
 
-def sb3_sps(config: PPOConfig, iterations: int) -> float:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecTransposeImage
+class SB3Runner:
+    """Stable-Baselines3's PPO with our IMPALA network as features extractor on our SB3
+    VecEnv adapter, with the same PPO settings; warmed up by one iteration."""
 
-    from mazepolicy.agents.sb3 import impala_policy_kwargs
-    from mazepolicy.envs.sb3 import MazeSB3VecEnv
-    from mazepolicy.envs.variants import load_variant
+    def __init__(self, config: PPOConfig):
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import VecTransposeImage
 
-    variant = load_variant(config.env)
-    venv = VecTransposeImage(MazeSB3VecEnv(
-        num_envs=config.num_envs, cheese=variant.placement(),
-        distribution_mode=variant.distribution_mode, seed=config.seed,
-        num_threads=config.env_threads or None))
-    model = PPO("CnnPolicy", venv, n_steps=config.num_steps,
-                batch_size=config.minibatch_size, n_epochs=config.epochs,
-                learning_rate=config.lr, gamma=config.gamma, gae_lambda=config.gae_lambda,
-                clip_range=config.clip_coef, ent_coef=config.ent_coef,
-                vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
-                policy_kwargs=impala_policy_kwargs(config.scale),
-                device=resolve_device(config.device), seed=config.seed, verbose=0)
-    model.learn(config.batch_size)  # warm-up iteration
-    start = time.perf_counter()
-    model.learn(iterations * config.batch_size, reset_num_timesteps=False)
-    return iterations * config.batch_size / (time.perf_counter() - start)
+        from mazepolicy.agents.sb3 import impala_policy_kwargs
+        from mazepolicy.envs.sb3 import MazeSB3VecEnv
+        from mazepolicy.envs.variants import load_variant
+
+        self.config = config
+        variant = load_variant(config.env)
+        self.venv = VecTransposeImage(MazeSB3VecEnv(
+            num_envs=config.num_envs, cheese=variant.placement(),
+            distribution_mode=variant.distribution_mode, seed=config.seed,
+            num_threads=config.env_threads or None))
+        self.model = PPO(
+            "CnnPolicy", self.venv, n_steps=config.num_steps,
+            batch_size=config.minibatch_size, n_epochs=config.epochs, learning_rate=config.lr,
+            gamma=config.gamma, gae_lambda=config.gae_lambda, clip_range=config.clip_coef,
+            ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+            max_grad_norm=config.max_grad_norm, policy_kwargs=impala_policy_kwargs(config.scale),
+            device=resolve_device(config.device), seed=config.seed, verbose=0)
+        self.model.learn(config.batch_size)
+
+    def sps(self, iterations: int) -> float:
+        steps = iterations * self.config.batch_size
+        start = time.perf_counter()
+        self.model.learn(steps, reset_num_timesteps=False)
+        return steps / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.venv.close()
 
 
 def network_bound(config: PPOConfig, repeats: int = 5) -> dict:
@@ -111,9 +134,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--minibatches", type=int, default=4)
     parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=2,
+                        help="timed PPO iterations per repeat and side")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved repeats; the medians are reported")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--env-threads", type=int, default=0)
+    parser.add_argument("--env-threads", type=int, default=0,
+                        help="engine threads per env group (0: all cores)")
+    parser.add_argument("--env-groups", type=int, default=1,
+                        help="env groups stepped while the policy acts on the others")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--skip-sb3", action="store_true")
@@ -121,23 +150,41 @@ def main() -> None:
     args = parser.parse_args()
     config = PPOConfig(env=args.env, num_envs=args.num_envs, num_steps=args.num_steps,
                        epochs=args.epochs, minibatches=args.minibatches, scale=args.scale,
-                       device=args.device, env_threads=args.env_threads, bf16=args.bf16,
+                       device=args.device, env_threads=args.env_threads,
+                       env_groups=args.env_groups, bf16=args.bf16,
                        compile=args.compile, eval_episodes=0, total_steps=10**9)
-    bound = network_bound(config)
-    ours = ours_sps(config, args.iterations)
-    sb3 = None if args.skip_sb3 else sb3_sps(config, args.iterations)
+    ours = OursRunner(config)
+    sb3 = None if args.skip_sb3 else SB3Runner(config)
+    samples: dict[str, list[float]] = {"ours_sps": [], "sb3_sps": [], "bound_sps": [],
+                                       "fwd": [], "fwd_bwd": []}
+    for repeat in range(args.repeats):  # interleaved, so load from elsewhere hits all alike
+        for key, value in network_bound(config).items():
+            samples[key].append(value)
+        samples["ours_sps"].append(ours.sps(args.iterations))
+        if sb3 is not None:
+            samples["sb3_sps"].append(sb3.sps(args.iterations))
+        print(f"repeat {repeat + 1}/{args.repeats}: "
+              + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in samples.items() if v), flush=True)
+    ours.close()
+    if sb3 is not None:
+        sb3.close()
+    median = {k: statistics.median(v) for k, v in samples.items() if v}
+    bound = {k: median[k] for k in ("fwd", "fwd_bwd", "bound_sps")}
+    ours, sb3 = median["ours_sps"], median.get("sb3_sps")
     result = {
         "benchmark": "trainer_throughput",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "device": str(resolve_device(args.device)),
-                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                    "load_average": os.getloadavg()},
         "config": vars(args),
         "ours_sps": ours,
         "sb3_sps": sb3,
         "ratio": ours / sb3 if sb3 else None,
         **bound,
+        "samples": samples,
         "bound_ratio": ours / bound["bound_sps"],
     }
     print(f"ours {ours:,.0f} sps | sb3 {sb3 or float('nan'):,.0f} sps | "

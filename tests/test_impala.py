@@ -136,6 +136,8 @@ def test_bad_inputs_rejected(policy):
         policy(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))
     with pytest.raises(TypeError, match="uint8"):
         policy(torch.zeros(2, 64, 64, 3))
+    with pytest.raises(TypeError, match=r"numpy\.ndarray .*torch\.from_numpy"):
+        policy(np.zeros((2, 64, 64, 3), dtype=np.uint8))
 
 
 def test_distribution_matches_logits(policy):

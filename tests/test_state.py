@@ -161,3 +161,18 @@ def test_rng_text_must_be_an_mt19937_state(hard_state):
     s = hard_state.copy()
     s.rng.text = b" ".join([b"4294967295", *words[1:]])
     s.to_bytes()  # the largest 32-bit word is fine
+
+
+def test_rng_text_is_checked_again_after_every_change(hard_state):
+    """A validated text is not re-checked, but any new text is, even after validation."""
+    s = hard_state.copy()
+    s.to_bytes()
+    words = s.rng.text.split(b" ")
+    s.rng.text = b" ".join([b"99999999999", *words[1:]])
+    with pytest.raises(MazeStateError, match="mt19937"):
+        s.to_bytes()
+    s.rng.text = b" ".join(words)  # an equal but new bytes object: valid again
+    assert s.to_bytes() == hard_state.to_bytes()
+    s.rng.text = bytearray(s.rng.text)
+    with pytest.raises(MazeStateError, match="must be bytes"):
+        s.to_bytes()

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mazepolicy.agents.checkpoint import load_policy
+from mazepolicy.agents.checkpoint import CheckpointError, load_policy
 from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo_config import load_recipe
@@ -69,6 +69,20 @@ def test_resume_refusals(tmp_path):
         Trainer(TINY.replace(lr=1e-3), tmp_path, resume=True, progress=False)
     with Trainer(TINY.replace(eval_episodes=2), tmp_path, resume=True, progress=False) as t:
         assert t.global_step == 64  # evaluation settings may change
+
+
+@pytest.mark.parametrize("name", ["rank-0.safetensors", "optimizer.safetensors",
+                                  "trainer_state.json"])
+def test_corrupt_or_missing_checkpoint_file_is_named(tmp_path, name):
+    with Trainer(TINY.replace(total_steps=64), tmp_path, progress=False) as trainer:
+        trainer.train()
+    target = tmp_path / "checkpoints" / "iter-000001" / name
+    target.write_bytes(target.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match=f"{name} is corrupt"):
+        Trainer(TINY, tmp_path, resume=True, progress=False)
+    target.unlink()
+    with pytest.raises(CheckpointError, match=f"{name} is missing"):
+        Trainer(TINY, tmp_path, resume=True, progress=False)
 
 
 def test_run_directory_logs_and_checkpoints(tmp_path):
@@ -180,3 +194,55 @@ def test_return_rises_above_random_on_easy_mazes(tmp_path):
         after = evaluate_policy(trainer.policy, config.env, episodes=100, seed=5000)
     assert after.mean_return > before.mean_return + 1.0, (before, after)
     assert np.isfinite(after.mean_length)
+
+
+def _conv_output_dtypes(policy: torch.nn.Module) -> tuple[list[torch.dtype], object]:
+    """Record the dtype of the first convolution's output at every forward call."""
+    seen: list[torch.dtype] = []
+    handle = policy.embedder.block1.conv.register_forward_hook(
+        lambda module, inputs, output: seen.append(output.dtype))
+    return seen, handle
+
+
+def test_bf16_autocast_runs_rollouts_and_updates_in_bf16(tmp_path):
+    """bf16=true: the convolutions compute in bf16 both when acting and when learning,
+    the weights and Adam's state stay float32, and the losses are finite."""
+    with Trainer(TINY.replace(total_steps=64, bf16=True), tmp_path, progress=False) as trainer:
+        seen, handle = _conv_output_dtypes(trainer.policy)
+        trainer.collect_rollout()
+        acting = set(seen)
+        stats = trainer.update()
+        handle.remove()
+        assert acting == {torch.bfloat16} and set(seen) == {torch.bfloat16}
+        assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
+        assert all(v.dtype == torch.float32 for state in trainer.optimizer.state.values()
+                   for v in state.values() if v.ndim)
+        assert all(np.isfinite(v) for v in vars(stats).values())
+        assert trainer.storage.values.dtype == torch.float32
+
+
+def test_float32_by_default(tmp_path):
+    with Trainer(TINY.replace(total_steps=64), tmp_path, progress=False) as trainer:
+        seen, handle = _conv_output_dtypes(trainer.policy)
+        trainer.train_iteration()
+        handle.remove()
+    assert set(seen) == {torch.float32}
+
+
+@pytest.mark.slow
+def test_compiled_policy_trains_and_matches_eager(tmp_path):
+    """compile=true (inductor, here on CPU): the trainer acts and learns through the
+    compiled modules, whose outputs match the eager policy's."""
+    config = TINY.replace(total_steps=2 * 64, compile=True)
+    with Trainer(config, tmp_path, progress=False) as trainer:
+        assert trainer.act_model is not trainer.policy
+        before = [p.detach().clone() for p in trainer.policy.parameters()]
+        summary = trainer.train()
+        frames = torch.from_numpy(trainer.frames[0])
+        with torch.inference_mode():
+            compiled_logits, compiled_values = trainer.act_model(frames)
+            eager_logits, eager_values = trainer.policy(frames)
+    assert summary["iteration"] == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters()))
+    torch.testing.assert_close(compiled_logits, eager_logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(compiled_values, eager_values, atol=1e-4, rtol=1e-4)

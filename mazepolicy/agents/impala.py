@@ -166,6 +166,10 @@ class ImpalaPolicy(HookedModule):
             >>> ImpalaPolicy.preprocess(torch.full((1, 64, 64, 3), 255, dtype=torch.uint8)).max()
             tensor(1.)
         """
+        if not isinstance(obs, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor of uint8 frames, got "
+                            f"{type(obs).__module__}.{type(obs).__name__} (for numpy frames: "
+                            "torch.from_numpy(obs))")
         if obs.ndim != 4 or tuple(obs.shape[1:]) != ImpalaPolicy.input_shape:
             raise ValueError(f"expected frames of shape (N, 64, 64, 3), got {tuple(obs.shape)}")
         if obs.dtype != torch.uint8:

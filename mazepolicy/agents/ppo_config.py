@@ -72,8 +72,8 @@ class PPOConfig:
     # execution
     seed: int = 0
     device: str = "auto"  # "auto" (this rank's GPU, else CPU), "cpu", "cuda", "cuda:1"
-    bf16: bool = False  # bf16 autocast for forward and backward (GPU)
-    compile: bool = False  # torch.compile the policy (GPU)
+    bf16: bool = False  # bf16 autocast for forward and backward (pays on GPUs, works on CPU)
+    compile: bool = False  # torch.compile the policy (pays on GPUs, works on CPU)
     env_groups: int = 1  # >1: groups of envs step in threads while the policy acts on others
     env_threads: int = 0  # engine threads per env group; 0 = this rank's share of the cores
     torch_threads: int = 0  # CPU torch threads; 0 = this rank's share of the cores

@@ -50,12 +50,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from mazepolicy.agents.checkpoint import git_sha, load_policy, save_policy
+from mazepolicy.agents.checkpoint import CheckpointError, git_sha, load_policy, save_policy
 from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
@@ -66,6 +67,17 @@ from mazepolicy.envs.vec_env import MazeVecEnv
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 KEEP_CHECKPOINTS = 2
+
+
+def _read_checkpoint_file(path: Path, parse):
+    """``parse(bytes of path)``; a missing, unreadable or corrupt file raises
+    :class:`CheckpointError` naming it."""
+    try:
+        return parse(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file {path} is missing") from None
+    except (OSError, ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"checkpoint file {path} is corrupt: {err}") from None
 
 
 def distributed_context() -> tuple[int, int, int]:
@@ -152,7 +164,7 @@ class Trainer:
         cores = max(1, len(os.sched_getaffinity(0)) // local_world)  # this rank's share
         self._configure_torch(cores)
         self._build_policy()
-        self.autocast = config.bf16 and self.device.type == "cuda"
+        self.autocast = config.bf16  # bf16 autocast on this device (CPU or GPU)
 
         self.envs = self._make_envs(env, config.env_threads or cores)
         size = config.num_envs // len(self.envs)
@@ -178,7 +190,11 @@ class Trainer:
         self.git_sha = git_sha()
         self.writer = None
         if latest is not None:
-            self.load_checkpoint(latest)
+            try:
+                self.load_checkpoint(latest)
+            except Exception:
+                self.close()
+                raise
         else:
             seeds = zip(self.envs, self.env_seeds, strict=True)
             self.frames = [env.reset(seed=seed)[0] for env, seed in seeds]
@@ -513,7 +529,7 @@ class Trainer:
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from the checkpoint directory ``path`` (this rank's part of it)."""
         path = Path(path)
-        meta = json.loads((path / "trainer_state.json").read_text())
+        meta = _read_checkpoint_file(path / "trainer_state.json", json.loads)
         saved, current = meta["config"], self.config.to_dict()
         changed = sorted(k for k in current if saved.get(k) != current[k])
         if set(changed) - RESUMABLE_CHANGES:
@@ -525,14 +541,15 @@ class Trainer:
         policy, _ = load_policy(path / "policy.safetensors", device=self.device)
         self.policy.load_state_dict(policy.state_dict())
         state: dict[int, dict] = {}
-        optimizer = load_safetensors_bytes((path / "optimizer.safetensors").read_bytes())
+        optimizer = _read_checkpoint_file(path / "optimizer.safetensors", load_safetensors_bytes)
         for name, value in optimizer.items():
             index, key = name.split(".", 1)
             state.setdefault(int(index), {})[key] = value
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
 
-        tensors = load_safetensors_bytes((path / f"rank-{self.rank}.safetensors").read_bytes())
+        tensors = _read_checkpoint_file(path / f"rank-{self.rank}.safetensors",
+                                        load_safetensors_bytes)
         self.frames = []
         for g, env in enumerate(self.envs):
             prefix = f"env{g}."

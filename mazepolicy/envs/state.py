@@ -25,8 +25,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -224,11 +225,11 @@ def _check_records(records: np.ndarray, dtype: np.dtype, rules: dict, what: str)
     """Raise unless ``records`` is a 1-record array of ``dtype`` obeying ``rules``."""
     if not isinstance(records, np.ndarray) or records.dtype != dtype or records.shape != (1,):
         raise MazeStateError(f"{what} must be a numpy array of one {what} record")
-    record = records[0]
+    values = dict(zip(dtype.names, records[0].item(), strict=True))  # Python scalars
     for name, rule in rules.items():
-        value = record[name]
+        value = values[name]
         if rule == _FINITE:
-            ok = bool(np.isfinite(value)) and abs(float(value)) < MAX_FLOAT
+            ok = math.isfinite(value) and abs(value) < MAX_FLOAT
         elif rule == _BOOL:
             ok = int(value) in (0, 1)
         elif rule == _ACTION:
@@ -277,6 +278,9 @@ class RngState:
 
     is_seeded: int
     text: bytes
+    # the text object that last passed validate() (bytes are immutable, so the same
+    # object needs no second check); not part of the state
+    _checked_text: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_bytes(self) -> bytes:
         return _I32.pack(self.is_seeded) + _pack_string(self.text)
@@ -285,6 +289,10 @@ class RngState:
         """The engine reads ``text`` with ``istream >> mt19937``: 625 decimal words."""
         if self.is_seeded not in (0, 1):
             raise MazeStateError(f"{what}: is_seeded flag {self.is_seeded} is not 0 or 1")
+        if self.text is self._checked_text:
+            return
+        if not isinstance(self.text, bytes):
+            raise MazeStateError(f"{what}: text must be bytes, got {type(self.text).__name__}")
         words = self.text.split(b" ")
         lengths = [len(w) for w in words]
         if (len(words) != MT19937_WORDS or not b"".join(words).isdigit()
@@ -293,6 +301,7 @@ class RngState:
         # equal-length digit strings compare like their numbers
         if any(w > b"4294967295" for w in words if len(w) == 10):
             raise MazeStateError(f"{what}: mt19937 word out of 32-bit range")
+        self._checked_text = self.text
 
 
 @dataclass
@@ -337,6 +346,24 @@ class MazeState:
     @classmethod
     def from_bytes(cls, data: bytes) -> MazeState:
         """Parse ``get_state`` bytes; raises :class:`MazeStateError` if malformed."""
+        state = cls._parse(data)
+        state.validate()
+        return state
+
+    @classmethod
+    def _from_engine(cls, data: bytes) -> MazeState:
+        """Parse bytes just read from the engine. Its RNG texts are the engine's own
+        mt19937 serialization, so their format check (the slowest part of
+        :meth:`validate`) is skipped; every other field is still checked."""
+        state = cls._parse(data)
+        for rng in (state.level_seed_rng, state.rng, state.asset_rng):
+            rng._checked_text = rng.text
+        state.validate()
+        return state
+
+    @classmethod
+    def _parse(cls, data: bytes) -> MazeState:
+        """The fields of ``data``, checked only as far as reading them needs."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise MazeStateError(f"state must be bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -390,7 +417,7 @@ class MazeState:
         view = np.frombuffer(r.take(VIEW_DTYPE.itemsize, "view fields"), VIEW_DTYPE).copy()
         if r.pos != r.end:
             raise MazeStateError(f"{r.end - r.pos} unexpected bytes before the grid")
-        state = cls(
+        return cls(
             version=version,
             game_name=game_name,
             options=options,
@@ -411,8 +438,6 @@ class MazeState:
             maze_dim=maze_dim,
             world_dim=world_dim,
         )
-        state.validate()
-        return state
 
     def to_bytes(self) -> bytes:
         """Serialize; validates first, so the result is always safe for ``set_state``."""
@@ -495,7 +520,7 @@ class MazeState:
             )
         if not (3 <= self.maze_dim <= self.world_dim and self.maze_dim % 2 == 1):
             raise MazeStateError(f"bad maze_dim {self.maze_dim}")
-        bad = ~np.isin(self.world, CELL_VALUES)
+        bad = (self.world != WALL) & (self.world != FREE) & (self.world != CHEESE)
         if bad.any():
             y, x = np.argwhere(bad)[0]
             raise MazeStateError(

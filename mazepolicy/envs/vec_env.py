@@ -447,7 +447,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         }
 
     def _read_state(self, i: int) -> MazeState:
-        return MazeState.from_bytes(self._gym3.get_state_of(i))
+        return MazeState._from_engine(self._gym3.get_state_of(i))
 
     def _write_state(self, i: int, state: MazeState) -> None:
         self._gym3.set_state_of(i, state.to_bytes())
