@@ -33,7 +33,7 @@ def frames(n: int = 3, seed: int = 0) -> torch.Tensor:
 
 
 def random_state(scale: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A state dict of the right shapes (fast: no orthogonal init)."""
+    """A state dict of the right shapes (fast: no init)."""
     with torch.device("meta"):
         shapes = {k: v.shape for k, v in ImpalaPolicy(scale=scale).state_dict().items()}
     g = torch.Generator().manual_seed(seed)

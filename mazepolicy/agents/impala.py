@@ -12,9 +12,12 @@ Float frames are refused (``TypeError``) rather than guessed at, since [0, 1] an
 [0, 255] floats look alike; for gradients with respect to pixels, call ``embedder`` on
 float NCHW frames in [0, 1] (what ``preprocess`` returns) and the heads on its output.
 
-Initialisation differs from the research code (which uses Xavier-uniform for the body):
-every conv and linear layer here is orthogonal with gain sqrt(2), except ``fc_policy``
-(gain 0.01) and ``fc_value`` (gain 1), as in the research heads; all biases are zero.
+Initialisation is the research code's: Xavier-uniform for every conv and linear layer
+of the body, orthogonal ``fc_policy`` (gain 0.01) and ``fc_value`` (gain 1), zero
+biases. (The other common PPO choice, orthogonal gain sqrt(2) for the body, compounds
+through the residual blocks: initial values come out around +24 on maze frames against
+normalised returns near 1, and PPO then learns to avoid ending episodes, the cheese
+included.)
 
 Example:
     >>> import torch
@@ -28,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
@@ -149,11 +151,18 @@ class ImpalaPolicy(HookedModule):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Orthogonal init: gain sqrt(2) for the body, 0.01 policy head, 1 value head;
-        zero biases (the usual PPO initialisation; the research body is Xavier-uniform)."""
+        """The research initialisation: Xavier-uniform body, orthogonal heads (policy gain
+        0.01, value gain 1), zero biases.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> _, values = ImpalaPolicy()(torch.full((4, 64, 64, 3), 128, dtype=torch.uint8))
+            >>> bool(values.abs().max() < 1)  # small initial values
+            True
+        """
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.orthogonal_(module.weight, gain=math.sqrt(2))
+                nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
         nn.init.orthogonal_(self.fc_policy.weight, gain=0.01)
         nn.init.orthogonal_(self.fc_value.weight, gain=1.0)
