@@ -19,7 +19,7 @@ import mazepolicy
 COMMANDS = {
     "demo": "Run a small steering experiment and write its table and figures (the main job).",
     "train": "Train a PPO policy on a maze variant.",
-    "evaluate": "Measure a policy's outcomes on seeded mazes (rates with 95%% intervals).",
+    "evaluate": "Measure a policy's outcomes on seeded mazes (rates with 95% intervals).",
     "steer": "Evaluate a policy with a steering vector added at a layer, per coefficient.",
     "vfield": "Draw a policy's vector field on a maze, unsteered and steered.",
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, help=help_text, add_help=False)
+        sub.add_parser(name, help=help_text.replace("%", "%%"), add_help=False)  # help is %-formatted
     return parser
 
 

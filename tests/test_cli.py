@@ -181,3 +181,13 @@ def test_unknown_command_and_help(capsys):
     assert main([]) == 2
     with pytest.raises(SystemExit):
         main(["fly"])
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train", "steer"])
+def test_command_help_is_printed_as_written(command, capsys):
+    from mazepolicy.cli import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert COMMANDS[command] in out and "%%" not in out
