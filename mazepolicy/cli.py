@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, help=help_text.replace("%", "%%"), add_help=False)  # help is %-formatted
+        # argparse %-formats help strings (not descriptions)
+        sub.add_parser(name, help=help_text.replace("%", "%%"), add_help=False)
     return parser
 
 

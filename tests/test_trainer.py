@@ -261,6 +261,7 @@ def test_compiled_policy_trains_and_matches_eager(tmp_path):
             compiled_logits, compiled_values = trainer.act_model(frames)
             eager_logits, eager_values = trainer.policy(frames)
     assert summary["iteration"] == 2
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters()))
+    assert any(not torch.equal(a, b)
+               for a, b in zip(before, trainer.policy.parameters(), strict=True))
     torch.testing.assert_close(compiled_logits, eager_logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(compiled_values, eager_values, atol=1e-4, rtol=1e-4)

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch import nn
