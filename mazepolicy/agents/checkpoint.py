@@ -45,6 +45,24 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not match its card."""
 
 
+def read_file_bytes(path: Path, what: str) -> bytes:
+    """The bytes of ``path``; a missing or unreadable file is a :class:`CheckpointError`
+    that calls it ``what``.
+
+    Example:
+        >>> read_file_bytes(Path("gone.safetensors"), "weights file")
+        Traceback (most recent call last):
+        ...
+        mazepolicy.agents.checkpoint.CheckpointError: weights file gone.safetensors is missing
+    """
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{what} {path} is missing") from None
+    except OSError as err:
+        raise CheckpointError(f"{what} {path} is unreadable: {err}") from None
+
+
 def card_path(weights_path: str | Path) -> Path:
     """The JSON card beside a weights file: same stem, ``.json``.
 
@@ -204,12 +222,7 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
     """
     path = Path(path)
     card = read_card(path)
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"weights file {path} is missing") from None
-    except OSError as err:
-        raise CheckpointError(f"weights file {path} is unreadable: {err}") from None
+    blob = read_file_bytes(path, "weights file")
     if CHECKSUM in card and hashlib.sha256(blob).hexdigest() != card[CHECKSUM]:
         raise CheckpointError(
             f"weights file {path} is corrupt or not the one its card describes: "

@@ -56,7 +56,13 @@ from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from mazepolicy.agents.checkpoint import CheckpointError, git_sha, load_policy, save_policy
+from mazepolicy.agents.checkpoint import (
+    CheckpointError,
+    git_sha,
+    load_policy,
+    read_file_bytes,
+    save_policy,
+)
 from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
@@ -72,11 +78,10 @@ KEEP_CHECKPOINTS = 2
 def _read_checkpoint_file(path: Path, parse):
     """``parse(bytes of path)``; a missing, unreadable or corrupt file raises
     :class:`CheckpointError` naming it."""
+    blob = read_file_bytes(path, "checkpoint file")
     try:
-        return parse(path.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file {path} is missing") from None
-    except (OSError, ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
+        return parse(blob)
+    except (ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
         raise CheckpointError(f"checkpoint file {path} is corrupt: {err}") from None
 
 
