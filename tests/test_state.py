@@ -7,7 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mazepolicy.envs.state import CHEESE, FREE, WALL, MazeState, MazeStateError
+from mazepolicy.envs.state import (
+    CHEESE,
+    FREE,
+    WALL,
+    MazeState,
+    MazeStateError,
+    write_level_seed_range,
+)
 from tests.conftest import engine_states
 
 ROUND_TRIP_CASES = [
@@ -176,3 +183,36 @@ def test_rng_text_is_checked_again_after_every_change(hard_state):
     s.rng.text = bytearray(s.rng.text)
     with pytest.raises(MazeStateError, match="must be bytes"):
         s.to_bytes()
+
+
+def test_shared_parse_edits_the_bytes_in_place(hard_state_bytes):
+    buffer = bytearray(hard_state_bytes)
+    shared = MazeState._over_engine_buffer(buffer)
+    copied = MazeState.from_bytes(hard_state_bytes)
+    n = shared.maze_dim
+    for state in (shared, copied):
+        state.set_cheese((n - 1, n - 1))
+        state.step["timeout"] = 123
+        state.cur_time = 7
+    write_level_seed_range(buffer, 42, 43)
+    copied.level_seed_low, copied.level_seed_high = 42, 43
+    assert bytes(buffer) == copied.to_bytes()
+    assert bytes(buffer) != hard_state_bytes
+
+
+@pytest.mark.parametrize("low,high", [(5, 5), (-1, 0), (0, 2**31)])
+def test_bad_level_seed_ranges_raise(hard_state_bytes, low, high):
+    buffer = bytearray(hard_state_bytes)
+    with pytest.raises(MazeStateError, match="level seed range"):
+        write_level_seed_range(buffer, low, high)
+    assert buffer == hard_state_bytes
+
+
+def test_read_only_view_shares_values_but_refuses_writes(hard_state):
+    frozen = hard_state._read_only()
+    assert frozen.cheese_cell == hard_state.cheese_cell
+    assert np.shares_memory(frozen.world, hard_state.world)
+    with pytest.raises(ValueError, match="read-only"):
+        frozen.set_cheese((0, 2) if hard_state.free[2, 0] else (2, 0))
+    hard_state.step["timeout"] = 9  # the original stays writable
+    assert frozen.step["timeout"][0] == 9

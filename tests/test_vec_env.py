@@ -211,6 +211,10 @@ def test_bad_input_raises():
         MazeVecEnv(cheese="top-right")
     with pytest.raises(ValueError):
         env.set_state(0, b"garbage")
+    with pytest.raises(ValueError, match="level_seeds"):
+        MazeVecEnv(level_seeds=[0, 2**31 - 1])
+    with pytest.raises(ValueError, match="level_seeds"):
+        MazeVecEnv(level_seeds=[-1])
 
 
 def test_spaces_and_metadata():
@@ -232,3 +236,64 @@ def test_max_episode_steps_makes_the_engine_time_out_early():
     assert (info["episode_length"] == 7).all() and (info["episode_step"] == 0).all()
     with pytest.raises(ValueError, match="max_episode_steps"):
         MazeVecEnv(max_episode_steps=0)
+
+
+class RecordingEngine:
+    """Wraps an env's engine, recording the state bytes read and written per env."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.reads: dict[int, bytes] = {}
+        self.writes: list[tuple[bytes, bytes]] = []  # (bytes read, bytes written)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def get_state_of(self, i):
+        self.reads[i] = self.engine.get_state_of(i)
+        return self.reads[i]
+
+    def set_state_of(self, i, state):
+        self.writes.append((self.reads.pop(i), state))
+        self.engine.set_state_of(i, state)
+
+
+@pytest.mark.parametrize("cheese", [TopRightRegion(5), Anywhere(), NoCheese(), None])
+def test_resets_write_what_the_full_codec_writes(cheese):
+    """Resets edit the engine's bytes in place; the result must equal parsing them,
+    applying the same edits to the parsed state and serializing it again."""
+    seeds = [5, 17, 3, 2**31 - 2]
+    env = MazeVecEnv(num_envs=3, cheese=cheese, distribution_mode="easy", seed=1,
+                     level_seeds=seeds, placement_seed=4, max_episode_steps=9)
+    env.reset()
+    env._gym3 = recorder = RecordingEngine(env._gym3)
+    env.reset()  # the restart of every episode, then new episodes
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        env.step(rng.integers(0, 15, 3))
+    assert len(recorder.writes) >= 3 * 6  # restarts, then a new episode every 9 steps
+    for read, written in recorder.writes:
+        expected = MazeState.from_bytes(read)
+        got = MazeState.from_bytes(written)
+        if got.cur_time == 0:  # an episode start: timeout and placement
+            expected.step["timeout"] = 9
+            if cheese is not None:
+                words = [expected.level_seed & 0xFFFFFFFF, 4]
+                expected.set_cheese(cheese(expected.copy(), np.random.default_rng(words)))
+        else:  # the restart: the clock one step before the timeout
+            expected.cur_time = 8
+        # both schedule the next level (its order is tested with the level seeds above)
+        assert got.level_seed_low in seeds and got.level_seed_high == got.level_seed_low + 1
+        expected.level_seed_low, expected.level_seed_high = (got.level_seed_low,
+                                                             got.level_seed_high)
+        assert expected.to_bytes() == written
+
+
+def test_a_placement_sees_a_read_only_state():
+    def scribble(state, rng):
+        state.world[:] = 0
+        return 2, 2
+
+    env = MazeVecEnv(num_envs=1, cheese=scribble, seed=0)
+    with pytest.raises(ValueError, match="read-only"):
+        env.reset()

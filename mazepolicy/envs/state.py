@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import struct
 from dataclasses import dataclass, field
@@ -248,18 +249,29 @@ class _Reader:
         self.pos = start
         self.end = len(data) if end is None else end
 
-    def take(self, n: int, what: str) -> bytes:
+    def _advance(self, n: int, what: str) -> int:
+        """Skip ``n`` bytes; returns where they start."""
         if n < 0 or self.pos + n > self.end:
             raise MazeStateError(
                 f"state truncated: need {n} bytes for {what} at offset {self.pos}, "
                 f"only {self.end - self.pos} left"
             )
-        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
-        return chunk
+        return self.pos - n
+
+    def take(self, n: int, what: str) -> bytes:
+        start = self._advance(n, what)
+        return bytes(self.data[start : start + n])
+
+    def records(self, dtype: np.dtype, count: int, what: str) -> np.ndarray:
+        """The next ``count`` records of ``dtype``: a view of the buffer, not a copy."""
+        if count < 0:
+            raise MazeStateError(f"bad record count {count} for {what}")
+        start = self._advance(count * dtype.itemsize, what)
+        return np.frombuffer(self.data, dtype, count, start)
 
     def i32(self, what: str) -> int:
-        return _I32.unpack(self.take(4, what))[0]
+        return _I32.unpack_from(self.data, self._advance(4, what))[0]
 
     def string(self, what: str) -> bytes:
         n = self.i32(f"length of {what}")
@@ -270,6 +282,20 @@ class _Reader:
 
 def _pack_string(s: bytes) -> bytes:
     return _I32.pack(len(s)) + s
+
+
+# Offset of level_seed_low, level_seed_high: after the version, the game name "maze",
+# the options and grid_step.
+_LEVEL_SEED_RANGE_OFFSET = 4 + (4 + len(b"maze")) + 4 * NUM_OPTIONS + 4
+MAX_LEVEL_SEED = 2**31 - 2  # level_seed_high = seed + 1 must fit an int32
+
+
+def write_level_seed_range(buffer: bytearray, low: int, high: int) -> None:
+    """Set the range [low, high) the engine draws the next level seed from, in maze
+    state bytes (``high = low + 1`` selects level ``low`` exactly)."""
+    if not 0 <= low < high <= MAX_LEVEL_SEED + 1:
+        raise MazeStateError(f"bad level seed range [{low}, {high})")
+    struct.pack_into("<ii", buffer, _LEVEL_SEED_RANGE_OFFSET, low, high)
 
 
 @dataclass
@@ -362,11 +388,26 @@ class MazeState:
         return state
 
     @classmethod
-    def _parse(cls, data: bytes) -> MazeState:
-        """The fields of ``data``, checked only as far as reading them needs."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+    def _over_engine_buffer(cls, buffer: bytearray) -> MazeState:
+        """Parse state bytes the engine just wrote, sharing ``buffer``: the record arrays
+        and the world grid are views of it, so in-place edits of them
+        (:meth:`set_cheese`, ``step["timeout"] = ...``) edit the bytes themselves, ready
+        for ``set_state`` with no re-serialization. Scalar fields are copies (write the
+        level seed range with :func:`write_level_seed_range`). Not validated: the bytes
+        are the engine's own, and those edits check what they write."""
+        return cls._parse(buffer, share=True)
+
+    @classmethod
+    def _parse(cls, data: bytes | bytearray, share: bool = False) -> MazeState:
+        """The fields of ``data``, checked only as far as reading them needs. The arrays
+        are writable copies, or with ``share`` (``data`` a bytearray) views of ``data``."""
+        if share:
+            if not isinstance(data, bytearray):
+                raise TypeError("a shared parse needs a bytearray")
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+        else:
             raise MazeStateError(f"state must be bytes, got {type(data).__name__}")
-        data = bytes(data)
         if len(data) < _TAIL_BYTES + _GRID_HEADER_BYTES:
             raise MazeStateError(f"state too short ({len(data)} bytes)")
         maze_dim, world_dim, magic = struct.unpack_from("<iiI", data, len(data) - _TAIL_BYTES)
@@ -387,7 +428,7 @@ class MazeState:
             )
         world = np.frombuffer(
             data, dtype="<i4", count=count, offset=grid_start + _GRID_HEADER_BYTES
-        ).reshape(world_dim, world_dim).astype(np.int32)
+        ).reshape(world_dim, world_dim)
 
         r = _Reader(data, 0, grid_start)
         version = r.i32("version")
@@ -402,21 +443,20 @@ class MazeState:
         game_n = r.i32("game_n")
         level_seed_rng = RngState(r.i32("rng flag"), r.string("level_seed_rng"))
         rng = RngState(r.i32("rng flag"), r.string("rng"))
-        step = np.frombuffer(r.take(STEP_DTYPE.itemsize, "step data"), STEP_DTYPE).copy()
+        step = r.records(STEP_DTYPE, 1, "step data")
         grid_size = r.i32("grid_size")
         n_entities = r.i32("entity count")
         if not 1 <= n_entities <= (r.end - r.pos) // ENTITY_BYTES:
             raise MazeStateError(f"bad entity count {n_entities}")
-        entities = np.frombuffer(
-            r.take(n_entities * ENTITY_BYTES, "entities"), ENTITY_DTYPE
-        ).copy()
-        movement = np.frombuffer(
-            r.take(MOVEMENT_DTYPE.itemsize, "movement fields"), MOVEMENT_DTYPE
-        ).copy()
+        entities = r.records(ENTITY_DTYPE, n_entities, "entities")
+        movement = r.records(MOVEMENT_DTYPE, 1, "movement fields")
         asset_rng = RngState(r.i32("rng flag"), r.string("asset_rng"))
-        view = np.frombuffer(r.take(VIEW_DTYPE.itemsize, "view fields"), VIEW_DTYPE).copy()
+        view = r.records(VIEW_DTYPE, 1, "view fields")
         if r.pos != r.end:
             raise MazeStateError(f"{r.end - r.pos} unexpected bytes before the grid")
+        if not share:  # views of immutable bytes: copy them into writable arrays
+            step, entities, movement, view, world = (
+                a.copy() for a in (step, entities, movement, view, world))
         return cls(
             version=version,
             game_name=game_name,
@@ -541,6 +581,16 @@ class MazeState:
     def copy(self) -> MazeState:
         """A deep copy: edits to it never touch this state."""
         return copy.deepcopy(self)
+
+    def _read_only(self) -> MazeState:
+        """A shallow copy whose arrays are read-only views of this state's arrays, for
+        code that may only look (a cheese placement): writing to them raises."""
+        frozen = {}
+        for name in ("step", "entities", "movement", "view", "world"):
+            view = getattr(self, name).view()
+            view.flags.writeable = False
+            frozen[name] = view
+        return dataclasses.replace(self, **frozen)
 
     # ------------------------------------------------------------- geometry
     @property

@@ -43,7 +43,7 @@ from gymnasium.vector import AutoresetMode
 from mazepolicy.envs.actions import ACTION_DELTA_ARRAY, NOOP, NUM_ACTIONS
 from mazepolicy.envs.cheese import CheesePlacement
 from mazepolicy.envs.procgen_backend import make_gym3_env
-from mazepolicy.envs.state import WALL, Cell, MazeState
+from mazepolicy.envs.state import MAX_LEVEL_SEED, WALL, Cell, MazeState, write_level_seed_range
 
 EPISODE_STEPS = 500  # the engine's timeout
 RUNNING_KEYS = ("level_seed", "maze_dim", "cheese_cell", "mouse_cell", "episode_step")
@@ -129,8 +129,11 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.level_seeds = None if level_seeds is None else [int(s) for s in level_seeds]
-        if self.level_seeds is not None and not self.level_seeds:
-            raise ValueError("level_seeds must not be empty")
+        if self.level_seeds is not None:
+            if not self.level_seeds:
+                raise ValueError("level_seeds must not be empty")
+            if not all(0 <= s <= MAX_LEVEL_SEED for s in self.level_seeds):
+                raise ValueError(f"level_seeds must be in 0..{MAX_LEVEL_SEED}")
         self.single_observation_space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
         self.single_action_space = gym.spaces.Discrete(NUM_ACTIONS)
         self.observation_space = gym.vector.utils.batch_space(
@@ -172,7 +175,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         if done.any():
             info = self._outcome_info(done, reached_cheese, timed_out)
             for i in np.flatnonzero(done):
-                self._begin_episode(i, self._read_state(i))
+                self._begin_episode(i)
             self._obs = self._gym3.observe()[1]["rgb"]
         info.update(self._running_info())
         return (
@@ -349,7 +352,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._seed_cursor = np.arange(n)
         if self.level_seeds is None:
             for i in range(n):
-                self._begin_episode(i, self._read_state(i))
+                self._begin_episode(i)
             self._obs = self._gym3.observe()[1]["rgb"]
         else:
             self._restart_all_episodes()
@@ -358,18 +361,20 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """End every episode at once: each env's clock is set to one step before the
         timeout and one no-op step is taken, so the engine generates the next levels."""
         for i in range(self.num_envs):
-            state = self._read_state(i)
-            self._schedule_next_level(i, state)
+            buffer = bytearray(self._gym3.get_state_of(i))
+            state = MazeState._over_engine_buffer(buffer)
             state.cur_time = int(state.step["timeout"][0]) - 1
-            self._write_state(i, state)
+            self._schedule_next_level(i, buffer)
+            self._gym3.set_state_of(i, bytes(buffer))
         self._gym3.act(np.full(self.num_envs, NOOP, dtype=np.int32))
         self._gym3.observe()
         for i in range(self.num_envs):
-            self._begin_episode(i, self._read_state(i))
+            self._begin_episode(i)
         self._obs = self._gym3.observe()[1]["rgb"]
 
-    def _schedule_next_level(self, i: int, state: MazeState) -> None:
-        """With ``level_seeds``, make the engine's next level for env i its next seed.
+    def _schedule_next_level(self, i: int, buffer: bytearray) -> None:
+        """With ``level_seeds``, make the engine's next level for env i its next seed,
+        in env i's state bytes ``buffer``.
 
         ``_seed_cursor[i]`` indexes that next seed; the engine draws a level seed from
         [low, high), so low = seed, high = seed + 1 selects it exactly.
@@ -377,18 +382,27 @@ class MazeVecEnv(gym.vector.VectorEnv):
         if self.level_seeds is None:
             return
         seed = self.level_seeds[self._seed_cursor[i] % len(self.level_seeds)]
-        state.level_seed_low, state.level_seed_high = seed, seed + 1
+        write_level_seed_range(buffer, seed, seed + 1)
 
-    def _begin_episode(self, i: int, state: MazeState) -> None:
-        """Apply the cheese placement to env i's fresh maze and write it back."""
+    def _begin_episode(self, i: int) -> None:
+        """Apply the cheese placement and the episode settings to env i's fresh maze,
+        before its first frame.
+
+        The edits go straight into the engine's state bytes (the parsed state's arrays
+        are views of them), so nothing is re-serialized: resets are the hot path of
+        training. The placement sees a read-only state.
+        """
+        buffer = bytearray(self._gym3.get_state_of(i))
+        state = MazeState._over_engine_buffer(buffer)
         state.step["timeout"] = self.max_episode_steps
         if self.cheese is not None:
             seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
-            state.set_cheese(self.cheese(state, np.random.default_rng(seed_words)))
+            cell = self.cheese(state._read_only(), np.random.default_rng(seed_words))
+            state.set_cheese(cell)
         if self.level_seeds is not None:
             self._seed_cursor[i] += self.num_envs  # the scheduled seed is now playing
-            self._schedule_next_level(i, state)
-        self._write_state(i, state)
+            self._schedule_next_level(i, buffer)
+        self._gym3.set_state_of(i, bytes(buffer))
         self._ep_return[i] = 0.0
         self._ep_len[i] = 0
         self._top_right_step[i] = -1
