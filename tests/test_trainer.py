@@ -12,7 +12,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors_bytes
 
 from mazepolicy.agents.checkpoint import CheckpointError, load_policy
 from mazepolicy.agents.evaluation import evaluate_policy
@@ -82,6 +84,29 @@ def test_corrupt_or_missing_checkpoint_file_is_named(tmp_path, name):
         Trainer(TINY, tmp_path, resume=True, progress=False)
     target.unlink()
     with pytest.raises(CheckpointError, match=f"{name} is missing"):
+        Trainer(TINY, tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("name,drop", [("rank-0.safetensors", "rng.shuffle"),
+                                       ("rank-0.safetensors", "env0.seed_cursor"),
+                                       ("optimizer.safetensors", "3.exp_avg_sq")])
+def test_checkpoint_file_lacking_entries_is_named(tmp_path, name, drop):
+    with Trainer(TINY.replace(total_steps=64), tmp_path, progress=False) as trainer:
+        trainer.train()
+    target = tmp_path / "checkpoints" / "iter-000001" / name
+    tensors = load_safetensors_bytes(target.read_bytes())
+    del tensors[drop]
+    target.write_bytes(save_safetensors_bytes(tensors))
+    with pytest.raises(CheckpointError, match=f"{name} is corrupt: it lacks \\['{drop}'\\]"):
+        Trainer(TINY, tmp_path, resume=True, progress=False)
+
+
+def test_trainer_state_lacking_entries_is_named(tmp_path):
+    with Trainer(TINY.replace(total_steps=64), tmp_path, progress=False) as trainer:
+        trainer.train()
+    target = tmp_path / "checkpoints" / "iter-000001" / "trainer_state.json"
+    target.write_text("[]")
+    with pytest.raises(CheckpointError, match="trainer_state.json is corrupt: it lacks"):
         Trainer(TINY, tmp_path, resume=True, progress=False)
 
 

@@ -297,3 +297,39 @@ def test_a_placement_sees_a_read_only_state():
     env = MazeVecEnv(num_envs=1, cheese=scribble, seed=0)
     with pytest.raises(ValueError, match="read-only"):
         env.reset()
+
+
+def test_restoring_a_snapshot_replays_the_same_steps():
+    env = MazeVecEnv(num_envs=3, cheese=TopRightRegion(5), distribution_mode="easy", seed=2,
+                     max_episode_steps=12, level_seeds=range(10))
+    env.reset()
+    actions = np.random.default_rng(0).integers(0, 15, (30, 3))
+    for a in actions[:5]:
+        env.step(a)
+    snapshot = env.snapshot()
+
+    def play():
+        steps = [env.step(a) for a in actions[5:]]  # crosses episode ends (12-step cap)
+        return [(obs, reward, terminated, truncated, info["mouse_cell"], info["level_seed"])
+                for obs, reward, terminated, truncated, info in steps]
+
+    first = play()
+    restored = env.restore(snapshot)
+    assert (restored == env.observe()).all()
+    second = play()
+    assert any(t[3].any() for t in first)
+    for a, b in zip(first, second, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_bad_snapshots_raise():
+    env = MazeVecEnv(num_envs=2, seed=0)
+    env.reset()
+    snapshot = env.snapshot()
+    with pytest.raises(ValueError, match=r"lacks \['seed_cursor'\]"):
+        env.restore({k: v for k, v in snapshot.items() if k != "seed_cursor"})
+    with pytest.raises(ValueError, match="holds 1 envs"):
+        env.restore({**snapshot, "state_lengths": snapshot["state_lengths"][:1]})
+    with pytest.raises(ValueError, match="do not add up"):
+        env.restore({**snapshot, "states": snapshot["states"][:-4]})

@@ -69,7 +69,7 @@ from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
 from mazepolicy.agents.ppo_config import RESUMABLE_CHANGES, PPOConfig
 from mazepolicy.agents.rollout import RolloutStorage, compute_gae
 from mazepolicy.envs.variants import load_variant
-from mazepolicy.envs.vec_env import MazeVecEnv
+from mazepolicy.envs.vec_env import SNAPSHOT_KEYS, MazeVecEnv
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 KEEP_CHECKPOINTS = 2
@@ -83,6 +83,18 @@ def _read_checkpoint_file(path: Path, parse):
         return parse(blob)
     except (ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
         raise CheckpointError(f"checkpoint file {path} is corrupt: {err}") from None
+
+
+def _require_entries(found, names, path: Path) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` unless ``found`` holds ``names``."""
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise CheckpointError(f"checkpoint file {path} is corrupt: it lacks {missing}")
+
+
+# Entries of a checkpoint's trainer_state.json.
+TRAINER_STATE_KEYS = ("iteration", "global_step", "train_seconds", "world_size", "config",
+                      "last_eval", "recent_returns")
 
 
 def distributed_context() -> tuple[int, int, int]:
@@ -535,6 +547,8 @@ class Trainer:
         """Continue from the checkpoint directory ``path`` (this rank's part of it)."""
         path = Path(path)
         meta = _read_checkpoint_file(path / "trainer_state.json", json.loads)
+        _require_entries(meta if isinstance(meta, dict) else {}, TRAINER_STATE_KEYS,
+                         path / "trainer_state.json")
         saved, current = meta["config"], self.config.to_dict()
         changed = sorted(k for k in current if saved.get(k) != current[k])
         if set(changed) - RESUMABLE_CHANGES:
@@ -547,14 +561,23 @@ class Trainer:
         self.policy.load_state_dict(policy.state_dict())
         state: dict[int, dict] = {}
         optimizer = _read_checkpoint_file(path / "optimizer.safetensors", load_safetensors_bytes)
+        # Adam's step, first and second moments of every parameter
+        _require_entries(optimizer, [f"{index}.{key}" for index in range(len(list(
+            self.policy.parameters()))) for key in ("step", "exp_avg", "exp_avg_sq")],
+            path / "optimizer.safetensors")
         for name, value in optimizer.items():
             index, key = name.split(".", 1)
             state.setdefault(int(index), {})[key] = value
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
 
-        tensors = _read_checkpoint_file(path / f"rank-{self.rank}.safetensors",
-                                        load_safetensors_bytes)
+        rank_file = path / f"rank-{self.rank}.safetensors"
+        tensors = _read_checkpoint_file(rank_file, load_safetensors_bytes)
+        _require_entries(tensors, [f"env{g}.{key}" for g in range(len(self.envs))
+                                   for key in SNAPSHOT_KEYS]
+                         + [f"frames{g}" for g in range(len(self.envs))]
+                         + ["normalizer.returns", "normalizer.stats", "rng.sample",
+                            "rng.shuffle"], rank_file)
         self.frames = []
         for g, env in enumerate(self.envs):
             prefix = f"env{g}."

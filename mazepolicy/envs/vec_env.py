@@ -46,6 +46,7 @@ from mazepolicy.envs.procgen_backend import make_gym3_env
 from mazepolicy.envs.state import MAX_LEVEL_SEED, WALL, Cell, MazeState, write_level_seed_range
 
 EPISODE_STEPS = 500  # the engine's timeout
+SNAPSHOT_KEYS = ("states", "state_lengths", "episode_return", "top_right_step", "seed_cursor")
 RUNNING_KEYS = ("level_seed", "maze_dim", "cheese_cell", "mouse_cell", "episode_step")
 OUTCOME_KEYS = (
     "reached_cheese",
@@ -297,6 +298,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
     def restore(self, snapshot: dict) -> np.ndarray:
         """Continue from a :meth:`snapshot` of an env with the same settings and
         ``num_envs``; returns the current frames (N, 64, 64, 3)."""
+        missing = sorted(set(SNAPSHOT_KEYS) - set(snapshot))
+        if missing:
+            raise ValueError(f"snapshot lacks {missing}")
         lengths = np.asarray(snapshot["state_lengths"])
         if lengths.shape != (self.num_envs,):
             raise ValueError(
