@@ -1,5 +1,5 @@
 """Data-parallel training: two CPU processes (gloo) step different mazes and keep
-bitwise-identical parameters; each writes its own part of a checkpoint."""
+bitwise-identical parameters; each writes its own part of a checkpoint and resumes from it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from safetensors.torch import load_file
 
 from mazepolicy.agents.ppo_config import load_recipe
 
@@ -18,9 +19,13 @@ CONFIG = load_recipe("ppo-tiny").replace(
 )
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str, results: dict) -> None:
+def _join(rank: int, world: int, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+
+
+def _worker(rank: int, world: int, port: int, out_dir: str, results: dict) -> None:
+    _join(rank, world, port)
     from mazepolicy.agents.trainer import Trainer
 
     with Trainer(CONFIG, out_dir, progress=False) as trainer:
@@ -59,3 +64,32 @@ def test_two_ranks_stay_in_sync(tmp_path):
     checkpoint = tmp_path / "checkpoints" / "iter-000002"
     assert {"rank-0.safetensors", "rank-1.safetensors", "policy.safetensors"} <= {
         p.name for p in checkpoint.iterdir()}
+
+
+def _train_worker(rank: int, world: int, port: int, out_dir: str, total_steps: int,
+                  resume: bool) -> None:
+    _join(rank, world, port)
+    from mazepolicy.agents.trainer import Trainer
+
+    with Trainer(CONFIG.replace(total_steps=total_steps), out_dir, resume=resume,
+                 progress=False) as trainer:
+        trainer.train()
+    dist.destroy_process_group()
+
+
+def _train(out_dir, total_steps: int, resume: bool = False) -> None:
+    mp.spawn(_train_worker, args=(2, _free_port(), str(out_dir), total_steps, resume),
+             nprocs=2, join=True)
+
+
+def test_two_rank_resume_is_bitwise_identical(tmp_path):
+    """Two ranks, 2 iterations straight == 1 iteration, then both ranks resume from
+    their own parts of the checkpoint for 1 more: the same weights and Adam state."""
+    _train(tmp_path / "straight", CONFIG.total_steps)
+    _train(tmp_path / "split", CONFIG.total_steps // 2)
+    _train(tmp_path / "split", CONFIG.total_steps, resume=True)
+    for name in ("policy.safetensors", "optimizer.safetensors"):
+        straight = load_file(tmp_path / "straight" / "checkpoints" / "iter-000002" / name)
+        split = load_file(tmp_path / "split" / "checkpoints" / "iter-000002" / name)
+        assert straight.keys() == split.keys()
+        assert all(torch.equal(straight[k], split[k]) for k in straight), name
