@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
+from mazepolicy.agents.devices import resolve_device
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo_config import PPOConfig
-from mazepolicy.agents.trainer import Trainer, resolve_device
+from mazepolicy.agents.trainer import Trainer
 
 
 class OursRunner:

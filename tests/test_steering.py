@@ -194,3 +194,26 @@ def test_peak_match_rate_and_channel_scores(policy, states):
     assert rates[2] == 1.0 and rates[0] == 0.0
     scores = cheese_tracking_channels(policy, states[:2], LAYER, cells_per_maze=3)
     assert scores.shape == (32,) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_steering_experiment_checks_layers_before_any_rollout(policy, monkeypatch):
+    import mazepolicy.interp.steer as steer
+
+    monkeypatch.setattr(steer, "evaluate", lambda *a, **k: pytest.fail("rolled out"))
+    with pytest.raises(KeyError, match="unknown hook point 'embedder.nope'"):
+        steer.steering_experiment(policy, "cheese", ["embedder.nope"], [-1.0], cheese=Anywhere(),
+                                  episodes=2, distribution_mode="easy", progress=False)
+
+
+def test_steering_experiment_without_eligible_mazes_reports_no_change(policy):
+    """Cheese in the top-right corner: the paths to cheese and corner never diverge, so no
+    maze is eligible and the paired change is undefined (NaN), not an error."""
+    from mazepolicy.envs import TopRightRegion
+    from mazepolicy.interp.steer import steering_experiment
+
+    table = steering_experiment(policy, "cheese", [LAYER], [-1.0], cheese=TopRightRegion(0),
+                                episodes=2, distribution_mode="easy", max_steps=10,
+                                num_envs=2, progress=False)
+    steered = table["rows"][1]
+    assert steered["eligible_episodes"] == 0 and steered["episodes"] == 2
+    assert np.isnan(steered["misgeneralization_change"]) and np.isnan(steered["mcnemar_p"])

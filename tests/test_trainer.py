@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors_bytes
 
 from mazepolicy.agents.checkpoint import CheckpointError, load_policy
+from mazepolicy.agents.devices import resolve_device
 from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo_config import load_recipe
@@ -108,6 +109,15 @@ def test_trainer_state_lacking_entries_is_named(tmp_path):
     target.write_text("[]")
     with pytest.raises(CheckpointError, match="trainer_state.json is corrupt: it lacks"):
         Trainer(TINY, tmp_path, resume=True, progress=False)
+
+
+def test_unavailable_devices_are_refused():
+    with pytest.raises(ValueError, match="cuda:99"):
+        resolve_device("cuda:99")  # no CUDA, or fewer GPUs
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            Trainer(TINY.replace(device="cuda"), progress=False)
+    assert resolve_device("cpu") == torch.device("cpu")
 
 
 def test_run_directory_logs_and_checkpoints(tmp_path):

@@ -32,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from mazepolicy.agents.devices import resolve_device
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
@@ -199,7 +200,7 @@ def _build(
             )
         if value.dtype != torch.float32:
             raise CheckpointError(f"{source}: {key} has dtype {value.dtype}, expected float32")
-    policy.to_empty(device=device).load_state_dict(state, strict=True)
+    policy.to_empty(device=resolve_device(device)).load_state_dict(state, strict=True)
     return policy.eval()
 
 

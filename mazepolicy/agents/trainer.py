@@ -63,6 +63,7 @@ from mazepolicy.agents.checkpoint import (
     read_file_bytes,
     save_policy,
 )
+from mazepolicy.agents.devices import resolve_device
 from mazepolicy.agents.evaluation import evaluate_policy
 from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
@@ -113,21 +114,6 @@ def distributed_context() -> tuple[int, int, int]:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     return dist.get_rank(), dist.get_world_size(), local_world
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> this rank's GPU if there is one, else the CPU; ``"cuda"`` -> this
-    rank's GPU (``cuda:LOCAL_RANK``); ``"cuda:N"`` and ``"cpu"`` as given.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device(name)
 
 
 def derived_seed(*words: int) -> int:

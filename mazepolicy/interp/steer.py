@@ -133,8 +133,15 @@ def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decisio
          unsteered_mazes: int = 0) -> dict:
     s = result.summary()
     eligible = [i for i, e in enumerate(base.episodes) if e.eligible]
-    paired = paired_comparison([base.episodes[i].top_right_first for i in eligible],
-                               [result.episodes[i].top_right_first for i in eligible])
+    change = {"misgeneralization_change": float("nan"),
+              "misgeneralization_change_ci": (float("nan"), float("nan")),
+              "mcnemar_p": float("nan")}  # no eligible maze, nothing to compare
+    if eligible:
+        paired = paired_comparison([base.episodes[i].top_right_first for i in eligible],
+                                   [result.episodes[i].top_right_first for i in eligible])
+        change = {"misgeneralization_change": paired.difference,
+                  "misgeneralization_change_ci": paired.difference_ci,
+                  "mcnemar_p": paired.mcnemar_p}
     return {
         "layer": layer,
         "coeff": coeff,
@@ -145,9 +152,7 @@ def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decisio
         "top_right_rate": s["top_right_rate"],
         "misgeneralization_rate": s["misgeneralization_rate"],
         "misgeneralization_ci": s["misgeneralization_ci"],
-        "misgeneralization_change": paired.difference,
-        "misgeneralization_change_ci": paired.difference_ci,
-        "mcnemar_p": paired.mcnemar_p,
+        **change,
         "unsteered_mazes": unsteered_mazes,  # mazes the vector could not be built for
         **decision,
     }
@@ -179,6 +184,7 @@ def steering_experiment(
     """
     if vector is not None:
         layers = [vector.layer]
+    policy.check_hook_names(layers)  # before any rollout
     states = level_states(range(seed, seed + episodes), cheese, distribution_mode)
     eval_kwargs = dict(cheese=cheese, episodes=episodes, seed=seed,
                        distribution_mode=distribution_mode, region=region,
