@@ -33,8 +33,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -365,11 +366,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """End every episode at once: each env's clock is set to one step before the
         timeout and one no-op step is taken, so the engine generates the next levels."""
         for i in range(self.num_envs):
-            buffer = bytearray(self._gym3.get_state_of(i))
-            state = MazeState._over_engine_buffer(buffer)
-            state.cur_time = int(state.step["timeout"][0]) - 1
-            self._schedule_next_level(i, buffer)
-            self._gym3.set_state_of(i, bytes(buffer))
+            with self._edit_engine_state(i) as (state, buffer):
+                state.cur_time = int(state.step["timeout"][0]) - 1
+                self._schedule_next_level(i, buffer)
         self._gym3.act(np.full(self.num_envs, NOOP, dtype=np.int32))
         self._gym3.observe()
         for i in range(self.num_envs):
@@ -396,17 +395,15 @@ class MazeVecEnv(gym.vector.VectorEnv):
         are views of them), so nothing is re-serialized: resets are the hot path of
         training. The placement sees a read-only state.
         """
-        buffer = bytearray(self._gym3.get_state_of(i))
-        state = MazeState._over_engine_buffer(buffer)
-        state.step["timeout"] = self.max_episode_steps
-        if self.cheese is not None:
-            seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
-            cell = self.cheese(state._read_only(), np.random.default_rng(seed_words))
-            state.set_cheese(cell)
-        if self.level_seeds is not None:
-            self._seed_cursor[i] += self.num_envs  # the scheduled seed is now playing
-            self._schedule_next_level(i, buffer)
-        self._gym3.set_state_of(i, bytes(buffer))
+        with self._edit_engine_state(i) as (state, buffer):
+            state.step["timeout"] = self.max_episode_steps
+            if self.cheese is not None:
+                seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
+                cell = self.cheese(state._read_only(), np.random.default_rng(seed_words))
+                state.set_cheese(cell)
+            if self.level_seeds is not None:
+                self._seed_cursor[i] += self.num_envs  # the scheduled seed is now playing
+                self._schedule_next_level(i, buffer)
         self._ep_return[i] = 0.0
         self._ep_len[i] = 0
         self._top_right_step[i] = -1
@@ -463,6 +460,15 @@ class MazeVecEnv(gym.vector.VectorEnv):
             "mouse_cell": self._mouse - self._margin[:, None],
             "episode_step": self._ep_len.copy(),
         }
+
+    @contextlib.contextmanager
+    def _edit_engine_state(self, i: int) -> Iterator[tuple[MazeState, bytearray]]:
+        """Env i's state bytes and a state parsed over them (its arrays are views of the
+        bytes); what the block edits in place is written back to the engine at its end,
+        nothing if it raises."""
+        buffer = bytearray(self._gym3.get_state_of(i))
+        yield MazeState._over_engine_buffer(buffer), buffer
+        self._gym3.set_state_of(i, bytes(buffer))
 
     def _read_state(self, i: int) -> MazeState:
         return MazeState._from_engine(self._gym3.get_state_of(i))
