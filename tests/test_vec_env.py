@@ -333,3 +333,19 @@ def test_bad_snapshots_raise():
         env.restore({**snapshot, "state_lengths": snapshot["state_lengths"][:1]})
     with pytest.raises(ValueError, match="do not add up"):
         env.restore({**snapshot, "states": snapshot["states"][:-4]})
+
+
+def test_frames_handed_out_are_never_overwritten_by_later_steps():
+    """The engine's buffers are reused between steps; every frame returned is a copy."""
+    env = MazeVecEnv(num_envs=2, cheese=TopRightRegion(5), distribution_mode="easy", seed=0,
+                     max_episode_steps=3)
+    obs, _ = env.reset()
+    handed_out, snapshots = [obs], [obs.copy()]
+    for action in [RIGHT, UP, RIGHT, UP, RIGHT]:  # crosses an episode end (3-step cap)
+        obs, *_ = env.step([action, action])
+        handed_out.append(obs)
+        snapshots.append(obs.copy())
+        np.testing.assert_array_equal(env.observe(), obs)
+    assert any(not np.array_equal(snapshots[0], s) for s in snapshots[1:])
+    for frames, snapshot in zip(handed_out, snapshots, strict=True):
+        np.testing.assert_array_equal(frames, snapshot)

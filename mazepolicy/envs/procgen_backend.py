@@ -19,10 +19,16 @@ with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
 
 
 class Gym3Maze(procgen.ProcgenGym3Env):
-    """``procgen.ProcgenGym3Env`` for the maze, plus single-env state read and write."""
+    """``procgen.ProcgenGym3Env`` for the maze, plus single-env state read and write.
 
-    def __init__(self, **kwargs):
+    ``reuse_arrays``: gym3's option (which procgen does not pass on): ``observe`` returns
+    the engine's own buffers instead of copies, so they change at the next step; a
+    caller that copies what it keeps saves a copy of every frame.
+    """
+
+    def __init__(self, reuse_arrays: bool = False, **kwargs):
         super().__init__(env_name="maze", **kwargs)
+        self._reuse_arrays = reuse_arrays  # gym3.libenv.CEnv's attribute for that option
         self._state_buffer = self._ffi.new(f"char[{MAX_STATE_SIZE}]")
         # Resolve libenv_close now: cffi resolves library functions lazily under a lock
         # that it also holds while loading a library, so an env garbage-collected while
@@ -35,8 +41,9 @@ class Gym3Maze(procgen.ProcgenGym3Env):
         return bytes(self._ffi.buffer(self._state_buffer, n))
 
     def set_state_of(self, env_index: int, state: bytes) -> None:
-        """Write a serialized state into env ``env_index``. Validate it first: malformed
-        bytes abort the process inside the engine (use ``MazeState.to_bytes``)."""
+        """Write a serialized state into env ``env_index``. Only validated bytes
+        (``MazeState.to_bytes``) or the engine's own with checked edits: malformed bytes
+        abort the process inside the engine."""
         self.call_c_func("set_state", env_index, state, len(state))
 
 
@@ -48,9 +55,12 @@ def make_gym3_env(
     num_levels: int = 0,
     start_level: int = 0,
     render_mode: str | None = None,
+    reuse_arrays: bool = False,
 ) -> Gym3Maze:
-    """A raw engine: ``num`` mazes stepped by ``num_threads`` C++ threads."""
+    """A raw engine: ``num`` mazes stepped by ``num_threads`` C++ threads (see
+    :class:`Gym3Maze` for ``reuse_arrays``)."""
     return Gym3Maze(
+        reuse_arrays=reuse_arrays,
         num=num,
         distribution_mode=distribution_mode,
         rand_seed=rand_seed,

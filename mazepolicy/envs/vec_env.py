@@ -340,6 +340,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
             num_levels=self.num_levels,
             start_level=self.start_level,
             render_mode=self.render_mode,
+            reuse_arrays=True,  # every frame handed out is copied once, here
         )
         world = 15 if self.distribution_mode == "easy" else 25
         n = self.num_envs
