@@ -2,7 +2,7 @@
 # The GPU checks in one command, for a machine with a CUDA GPU and no network: the GPU
 # tests, the trainer benchmark at the paper's settings (ours vs SB3, with the compute
 # bound) and the env benchmark on all host cores. Needs .whl/ from fetch_wheels.sh.
-# Logs and JSON go to $OUT (default gpu-out/); about 8 minutes on one H100/H200.
+# Logs and JSON go to $OUT (default gpu-out/); each step has a time limit (9 minutes in all).
 #
 #     bash benchmarks/gpu/device_check.sh
 set -uo pipefail
