@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from mazepolicy.agents.devices import resolve_device
-from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.agents.ppo_config import PPOConfig
-from mazepolicy.agents.trainer import Trainer
+from mazepolicy.models.devices import resolve_device
+from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.train.ppo.config import PPOConfig
+from mazepolicy.train.ppo.trainer import Trainer
 
 
 class OursRunner:
@@ -59,9 +59,9 @@ class SB3Runner:
         from stable_baselines3 import PPO
         from stable_baselines3.common.vec_env import VecTransposeImage
 
-        from mazepolicy.agents.sb3 import impala_policy_kwargs
         from mazepolicy.envs.sb3 import MazeSB3VecEnv
         from mazepolicy.envs.variants import load_variant
+        from mazepolicy.models.sb3 import impala_policy_kwargs
 
         self.config = config
         variant = load_variant(config.env)

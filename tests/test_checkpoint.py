@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as save_safetensors_bytes
 
-from mazepolicy.agents.checkpoint import (
+from mazepolicy.models.checkpoint import (
     CheckpointError,
     card_path,
     git_sha,
@@ -24,7 +24,7 @@ from mazepolicy.agents.checkpoint import (
     read_card,
     save_policy,
 )
-from mazepolicy.agents.impala import ImpalaPolicy
+from mazepolicy.models.impala import ImpalaPolicy
 
 
 def frames(n: int = 3, seed: int = 0) -> torch.Tensor:

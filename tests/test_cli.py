@@ -8,9 +8,9 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from mazepolicy.agents.checkpoint import save_policy
-from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.cli import main
+from mazepolicy.models.checkpoint import save_policy
+from mazepolicy.models.impala import ImpalaPolicy
 
 
 @pytest.fixture(scope="module")

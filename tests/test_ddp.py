@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from mazepolicy.agents.ppo_config import load_recipe
+from mazepolicy.train.recipes import load_recipe
 
 CONFIG = load_recipe("ppo-tiny").replace(
     num_envs=4, num_steps=16, minibatches=2, epochs=1, eval_episodes=0, torch_threads=1,
@@ -26,7 +26,7 @@ def _join(rank: int, world: int, port: int) -> None:
 
 def _worker(rank: int, world: int, port: int, out_dir: str, results: dict) -> None:
     _join(rank, world, port)
-    from mazepolicy.agents.trainer import Trainer
+    from mazepolicy.train.ppo.trainer import Trainer
 
     with Trainer(CONFIG, out_dir, progress=False) as trainer:
         initial = torch.cat([p.detach().flatten() for p in trainer.policy.parameters()])
@@ -69,7 +69,7 @@ def test_two_ranks_stay_in_sync(tmp_path):
 def _train_worker(rank: int, world: int, port: int, out_dir: str, total_steps: int,
                   resume: bool) -> None:
     _join(rank, world, port)
-    from mazepolicy.agents.trainer import Trainer
+    from mazepolicy.train.ppo.trainer import Trainer
 
     with Trainer(CONFIG.replace(total_steps=total_steps), out_dir, resume=resume,
                  progress=False) as trainer:

@@ -7,18 +7,22 @@ import json
 import math
 
 import pytest
+import torch
 
+from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.agents.scripted import make_scripted_agent
 from mazepolicy.envs import Anywhere, TopRightRegion
-from mazepolicy.interp.evaluate import evaluate
-from mazepolicy.interp.stats import Rate, mcnemar_exact_p, paired_comparison, wilson_interval
+from mazepolicy.envs.actions import NOOP
+from mazepolicy.eval.evaluate import evaluate
+from mazepolicy.eval.stats import Rate, mcnemar_exact_p, paired_comparison, wilson_interval
+from mazepolicy.models.impala import ImpalaPolicy
 
 
 @pytest.fixture(scope="module")
 def walker_results():
     """Both walkers on the same 24 seeded test mazes (easy mode keeps timeouts short)."""
     kwargs = dict(
-        cheese=Anywhere(),
+        env=Anywhere(),
         episodes=24,
         seed=100,
         distribution_mode="easy",
@@ -58,7 +62,7 @@ def test_episodes_are_the_requested_seeds_and_match_across_agents(walker_results
 def test_training_distribution_has_no_eligible_mazes():
     result = evaluate(
         make_scripted_agent("cheese-walker"),
-        cheese=TopRightRegion(5),
+        TopRightRegion(5),
         episodes=8,
         seed=0,
         distribution_mode="easy",
@@ -98,3 +102,36 @@ def test_paired_comparison_and_mcnemar():
     assert mcnemar_exact_p(3, 5) == pytest.approx(2 * (1 + 8 + 28 + 56) / 256)
     with pytest.raises(ValueError, match="length"):
         paired_comparison([True], [True, False])
+
+
+class ConstantPolicy(torch.nn.Module):
+    """Always (almost surely) the same action."""
+
+    def __init__(self, action: int):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.full((15,), -50.0).index_fill(0,
+                                         torch.tensor(action), 50.0))
+
+    def forward(self, obs):
+        return self.logits.expand(len(obs), 15), torch.zeros(len(obs))
+
+
+def test_a_network_standing_still_times_out_everywhere():
+    still = evaluate(PolicyAgent(ConstantPolicy(NOOP)), "maze-anywhere-easy", episodes=5,
+                     seed=3, num_envs=2, max_steps=15, progress=False).summary()
+    assert (still["episodes"], still["cheese_rate"], still["top_right_rate"]) == (5, 0, 0)
+    assert still["mean_return"] == 0.0 and still["mean_steps"] == 15.0
+    assert still["timeout_rate"] == 1.0 and still["cheese_ci"][0] == 0.0
+
+
+def test_network_evaluation_is_deterministic():
+    """Seeded sampling: the same weights give the same per-maze records."""
+    torch.manual_seed(0)
+    policy = ImpalaPolicy()
+    kwargs = dict(episodes=6, seed=11, num_envs=4, max_steps=40, progress=False)
+    first = evaluate(PolicyAgent(policy), "maze-topright-5-easy", **kwargs)
+    assert first.episodes == evaluate(PolicyAgent(policy), "maze-topright-5-easy",
+                                      **kwargs).episodes
+    summary = first.summary()
+    assert summary["episodes"] == 6
+    assert summary["top_right_rate"] == sum(e.top_right_first for e in first.episodes) / 6

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.agents.ppo_config import load_recipe
-from mazepolicy.agents.trainer import Trainer
+from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.train.ppo.trainer import Trainer
+from mazepolicy.train.recipes import load_recipe
 
 pytestmark = [
     pytest.mark.gpu,

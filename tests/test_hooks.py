@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mazepolicy.agents.impala import ImpalaPolicy
+from mazepolicy.models.impala import ImpalaPolicy
 
 
 def frames(n: int = 3, seed: int = 0) -> torch.Tensor:

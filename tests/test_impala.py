@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mazepolicy.agents.hooks import HookPoint
-from mazepolicy.agents.impala import ImpalaPolicy
+from mazepolicy.models.hooks import HookPoint
+from mazepolicy.models.impala import ImpalaPolicy
 
 LAYERS = ("conv", "res1.conv1", "res1.conv2", "res2.conv1", "res2.conv2")
 # The research code's state_dict keys, in its order (train-procgen-pytorch ImpalaModel +

@@ -8,13 +8,14 @@ import pytest
 import torch
 from gymnasium.wrappers.utils import RunningMeanStd
 
-from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.agents.ppo import RewardNormalizer, explained_variance, ppo_update
-from mazepolicy.agents.ppo_config import PPOConfig, list_recipes, load_recipe
-from mazepolicy.agents.rollout import RolloutStorage, compute_gae
-from mazepolicy.agents.trainer import Trainer
 from mazepolicy.envs import FixedCell, MazeVecEnv
 from mazepolicy.envs.actions import RIGHT
+from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.train.ppo.config import PPOConfig
+from mazepolicy.train.ppo.loss import RewardNormalizer, explained_variance, ppo_update
+from mazepolicy.train.ppo.rollout import RolloutStorage, compute_gae
+from mazepolicy.train.ppo.trainer import Trainer
+from mazepolicy.train.recipes import list_recipes, load_recipe
 
 
 @pytest.fixture(autouse=True)

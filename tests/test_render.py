@@ -12,7 +12,9 @@ import pytest
 
 from mazepolicy.envs.geometry import shortest_path
 from mazepolicy.envs.procgen_backend import make_gym3_env
-from mazepolicy.envs.render import (
+from mazepolicy.envs.state import MazeState
+from mazepolicy.envs.vec_env import MazeVecEnv
+from mazepolicy.viz.render import (
     CHEESE_RGB,
     FREE_RGB,
     MOUSE_RGB,
@@ -24,8 +26,6 @@ from mazepolicy.envs.render import (
     save_video,
     upscale_frame,
 )
-from mazepolicy.envs.state import MazeState
-from mazepolicy.envs.vec_env import MazeVecEnv
 from tests.conftest import cell_pixels
 
 matplotlib.use("Agg")

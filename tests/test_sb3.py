@@ -7,9 +7,9 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecTransposeImage
 
-from mazepolicy.agents.sb3 import ImpalaFeaturesExtractor, impala_policy_kwargs
 from mazepolicy.envs import NOOP, MazeVecEnv, TopRightRegion
 from mazepolicy.envs.sb3 import MazeSB3VecEnv
+from mazepolicy.models.sb3 import ImpalaFeaturesExtractor, impala_policy_kwargs
 
 
 def test_reset_and_step_semantics_match_the_vector_env():

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.envs import LEFT, RIGHT, UP, Anywhere
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.levels import level_states
@@ -21,6 +20,7 @@ from mazepolicy.interp.vectors import (
     top_right_vector,
     with_top_right_corridor,
 )
+from mazepolicy.models.impala import ImpalaPolicy
 from tests.conftest import cell_pixels
 
 LAYER = "embedder.block2.res1.resadd_out"
@@ -201,7 +201,7 @@ def test_steering_experiment_checks_layers_before_any_rollout(policy, monkeypatc
 
     monkeypatch.setattr(steer, "evaluate", lambda *a, **k: pytest.fail("rolled out"))
     with pytest.raises(KeyError, match="unknown hook point 'embedder.nope'"):
-        steer.steering_experiment(policy, "cheese", ["embedder.nope"], [-1.0], cheese=Anywhere(),
+        steer.steering_experiment(policy, "cheese", ["embedder.nope"], [-1.0], Anywhere(),
                                   episodes=2, distribution_mode="easy", progress=False)
 
 
@@ -211,7 +211,7 @@ def test_steering_experiment_without_eligible_mazes_reports_no_change(policy):
     from mazepolicy.envs import TopRightRegion
     from mazepolicy.interp.steer import steering_experiment
 
-    table = steering_experiment(policy, "cheese", [LAYER], [-1.0], cheese=TopRightRegion(0),
+    table = steering_experiment(policy, "cheese", [LAYER], [-1.0], TopRightRegion(0),
                                 episodes=2, distribution_mode="easy", max_steps=10,
                                 num_envs=2, progress=False)
     steered = table["rows"][1]

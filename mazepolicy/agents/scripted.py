@@ -39,22 +39,51 @@ class _Walker:
         """Goal cell per env, int (N, 2) of (x, y); (-1, -1) for none."""
         raise NotImplementedError
 
-    def act(self, obs: np.ndarray, env: MazeVecEnv) -> np.ndarray:
+    def _field(self, env: MazeVecEnv, i: int, version: int, goal: tuple[int, int]):
+        """Distance field to ``goal`` in env i's maze (``version`` of it: the env's
+        ``maze_versions[i]``), cached until the maze changes."""
+        key = (version, goal)
+        cached = self._fields.get(i)
+        if cached is None or cached[0] != key:
+            cached = (key, distance_field(env.free_grid(i), goal))
+            self._fields[i] = cached
+        return cached[1]
+
+    def _walk(self, env: MazeVecEnv) -> tuple[np.ndarray, np.ndarray]:
+        """(actions (N,), steps left to the goal (N,), -1 without a goal)."""
         goals = self.goals(env)
         versions = env.maze_versions
         mice = env.mouse_cells
         actions = np.full(env.num_envs, NOOP, dtype=np.int64)
+        steps = np.full(env.num_envs, -1, dtype=np.int64)
         for i in range(env.num_envs):
             goal = (int(goals[i, 0]), int(goals[i, 1]))
             if goal[0] < 0:
                 continue
-            key = (int(versions[i]), goal)
-            cached = self._fields.get(i)
-            if cached is None or cached[0] != key:
-                cached = (key, distance_field(env.free_grid(i), goal))
-                self._fields[i] = cached
-            actions[i] = greedy_action(cached[1], (int(mice[i, 0]), int(mice[i, 1])))
-        return actions
+            field = self._field(env, i, int(versions[i]), goal)
+            mouse = (int(mice[i, 0]), int(mice[i, 1]))
+            actions[i] = greedy_action(field, mouse)
+            steps[i] = field[mouse[1], mouse[0]]
+        return actions, steps
+
+    def act(self, obs: np.ndarray, env: MazeVecEnv) -> np.ndarray:
+        return self._walk(env)[0]
+
+    def act_with_steps_left(self, env: MazeVecEnv) -> tuple[np.ndarray, np.ndarray]:
+        """The shortest-path moves (N,) and each mouse's steps left to its goal (N,) along
+        that path (-1 where there is no goal or it cannot be reached): the labels and
+        value targets of imitation learning.
+
+        Example:
+            >>> from mazepolicy.envs import MazeVecEnv, TopRightRegion, distance
+            >>> env = MazeVecEnv(num_envs=2, cheese=TopRightRegion(5), seed=0)
+            >>> _ = env.reset()
+            >>> actions, steps = CheeseWalker().act_with_steps_left(env)
+            >>> cheese = tuple(int(v) for v in env.cheese_cells[0])
+            >>> int(steps[0]) == distance(env.free_grid(0), (0, 0), cheese)
+            True
+        """
+        return self._walk(env)
 
 
 class CheeseWalker(_Walker):

@@ -33,8 +33,8 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_network(spec: str, device: str):
     """The network of a checkpoint; a clear error for scripted agents, which have none."""
-    from mazepolicy.agents.checkpoint import load_policy
     from mazepolicy.agents.scripted import SCRIPTED_AGENTS
+    from mazepolicy.models.checkpoint import load_policy
 
     if spec in SCRIPTED_AGENTS:
         raise SystemExit(f"--policy {spec} is a scripted agent: steering needs a network")
@@ -43,7 +43,33 @@ def load_network(spec: str, device: str):
 
 
 def load_vector_arg(spec: str):
-    """A saved SteeringVector for a path, else None (the kind is computed on the fly)."""
+    """A saved SteeringVector for a path, else None for a vector kind computed on the
+    fly; ``ValueError`` for anything else (before any rollout)."""
+    from mazepolicy.interp.steer import VECTOR_KINDS
     from mazepolicy.interp.vectors import SteeringVector
 
-    return SteeringVector.load(spec) if spec.endswith(".safetensors") else None
+    if spec.endswith(".safetensors"):
+        return SteeringVector.load(spec)
+    if spec not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector {spec!r}: use {', '.join(sorted(VECTOR_KINDS))} "
+                         "or a saved vector (.safetensors)")
+    return None
+
+
+def steered_agent(args: argparse.Namespace, coeff: float):
+    """The ``--policy`` agent, steered by ``--vector`` at ``--layer`` with ``coeff`` (0:
+    the plain agent), every argument checked before anything runs."""
+    from mazepolicy.agents.policy import make_agent
+    from mazepolicy.agents.steered import SteeredAgent, check_coeff
+    from mazepolicy.interp.steer import per_maze_vectors
+
+    coeff = check_coeff(coeff)
+    vector = load_vector_arg(args.vector)
+    agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
+    if coeff == 0:
+        return agent
+    policy = load_network(args.policy, args.device)  # a network, or a clear exit
+    layer = vector.layer if vector is not None else args.layer[0]
+    per_maze = None if vector is not None else per_maze_vectors(policy, args.vector, layer)
+    return SteeredAgent(policy, layer, coeff, vector=None if vector is None else vector.tensor,
+                        per_maze=per_maze, greedy=args.greedy, seed=args.seed)

@@ -17,28 +17,25 @@ import argparse
 import json
 from pathlib import Path
 
-import mazepolicy
-
-CHECKPOINTS = Path(mazepolicy.__file__).resolve().parents[1] / "checkpoints"
-PREFERRED = ["maze-topright-5_impala-s4", "maze-topright-5_impala-s1"]
+# shipped policies in order of preference: the hard-mode imitation policy, then the
+# easy-mode PPO smoke policy
+PREFERRED = ["maze-topright-5_impala-s1", "maze-topright-5-easy_impala-s1"]
 LAYER = "embedder.block2.res1.resadd_out"
 
 
-def best_checkpoint(directory: Path = CHECKPOINTS) -> Path:
-    """The shipped misgeneralizing policy if present, else the newest checkpoint there."""
+def default_checkpoint() -> Path:
+    """The first shipped policy of ``PREFERRED``."""
+    from mazepolicy.resources import checkpoint_files, checkpoint_path
+
+    shipped = {p.name.removesuffix(".safetensors") for p in checkpoint_files()}
     for name in PREFERRED:
-        if (directory / f"{name}.safetensors").exists():
-            return directory / f"{name}.safetensors"
-    found = sorted(directory.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise SystemExit(
-            f"no checkpoint in {directory}; train one with `mazepolicy train` or pass --policy"
-        )
-    return found[-1]
+        if name in shipped:
+            return checkpoint_path(name)
+    raise SystemExit(f"none of the policies {PREFERRED} is shipped; pass --policy")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", help="checkpoint (default: the best in checkpoints/)")
+    parser.add_argument("--policy", help=f"checkpoint (default: the shipped {PREFERRED[0]})")
     parser.add_argument("--env", help="test variant (default: the checkpoint's eval_env)")
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -48,24 +45,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.agents.checkpoint import load_policy
     from mazepolicy.envs.geometry import paths_diverge
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.plots import plot_sweep, plot_vector_fields
     from mazepolicy.interp.probes import vector_field
     from mazepolicy.interp.steer import make_vector, steering_experiment, write_table
     from mazepolicy.interp.vectors import steering
     from mazepolicy.io import atomic_write_text
+    from mazepolicy.models.checkpoint import load_policy
+    from mazepolicy.viz.plots import plot_sweep, plot_vector_fields
 
-    path = Path(args.policy) if args.policy else best_checkpoint()
+    path = Path(args.policy) if args.policy else default_checkpoint()
     policy, card = load_policy(path)
     env_name = args.env or card.get("config", {}).get("eval_env", "maze-anywhere")
     variant = load_variant(env_name)
     out = Path(args.out)
     print(f"policy {path} ({card.get('global_step', '?')} steps); test variant {variant.name}")
-    common = dict(cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
-                  distribution_mode=variant.distribution_mode, region=variant.region,
+    common = dict(env=variant, episodes=args.episodes, seed=args.seed,
                   max_steps=args.max_steps, progress=not args.no_progress)
     cheese = steering_experiment(policy, "cheese", [LAYER], [-1.0], **common)
     top_right = steering_experiment(policy, "top-right", [LAYER], [1.0], **common)

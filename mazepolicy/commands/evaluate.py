@@ -22,17 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.agents.policy_agent import make_agent
-    from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.evaluate import evaluate
+    from mazepolicy.agents.policy import make_agent
+    from mazepolicy.eval.evaluate import evaluate
 
-    variant = load_variant(args.env)
     agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
-    result = evaluate(agent, variant.placement(), args.episodes, seed=args.seed,
-                      distribution_mode=variant.distribution_mode, num_envs=args.num_envs,
-                      region=variant.region, max_steps=args.max_steps,
-                      progress=not args.no_progress)
-    result.settings.update({"env": variant.name, "policy": args.policy, "greedy": args.greedy})
+    result = evaluate(agent, args.env, args.episodes, seed=args.seed, num_envs=args.num_envs,
+                      max_steps=args.max_steps, progress=not args.no_progress)
+    result.settings["policy"] = args.policy
     if args.json:
         result.write_json(args.json)
     if args.csv:

@@ -26,21 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mazepolicy.agents.policy_agent import make_agent
-    from mazepolicy.commands.common import load_vector_arg
-    from mazepolicy.envs.render import save_gif, save_video, upscale_frame
+    from mazepolicy.commands.common import steered_agent
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.steer import SteeredAgent
+    from mazepolicy.viz.render import save_gif, save_video, upscale_frame
 
     variant = load_variant(args.env)
-    agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
-    if args.coeff:
-        if not hasattr(agent, "policy"):
-            raise SystemExit("steering needs a network policy, not a scripted agent")
-        vector = load_vector_arg(args.vector)
-        agent = SteeredAgent(agent.policy, args.layer[0], args.coeff, vector=vector,
-                             kind=None if vector else args.vector, greedy=args.greedy,
-                             seed=args.seed)
+    agent = steered_agent(args, args.coeff)
     env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed,
                            max_episode_steps=args.max_steps)
     obs, _ = env.reset()

@@ -2,7 +2,7 @@
 paired with the unsteered policy on the same seeded mazes.
 
 Example:
-    mazepolicy steer --policy checkpoints/maze-topright-5_impala-s1.safetensors \\
+    mazepolicy steer --policy checkpoints/maze-topright-5-easy_impala-s1.safetensors \\
         --env maze-anywhere --vector cheese --coeffs -1 -0.5 0.5 --episodes 200 \\
         --json out/steer.json --csv out/steer.csv --plot out/steer.png
 """
@@ -32,21 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.plots import plot_sweep
     from mazepolicy.interp.steer import steering_experiment, write_table
+    from mazepolicy.viz.plots import plot_sweep
 
-    variant = load_variant(args.env)
-    policy = load_network(args.policy, args.device)
     vector = load_vector_arg(args.vector)
+    policy = load_network(args.policy, args.device)
     table = steering_experiment(
-        policy, None if vector else args.vector, args.layer, args.coeffs,
-        cheese=variant.placement(), episodes=args.episodes, seed=args.seed,
-        distribution_mode=variant.distribution_mode, per_maze=not args.averaged,
-        vector=vector, vector_seeds=range(args.vector_seeds), region=variant.region,
-        num_envs=args.num_envs, max_steps=args.max_steps, progress=not args.no_progress,
+        policy, None if vector else args.vector, args.layer, args.coeffs, args.env,
+        episodes=args.episodes, seed=args.seed, per_maze=not args.averaged,
+        vector=vector, vector_seeds=range(args.vector_seeds), num_envs=args.num_envs,
+        max_steps=args.max_steps, progress=not args.no_progress,
     )
-    table["settings"] = {"policy": args.policy, "env": variant.name, "seed": args.seed}
+    table["settings"] = {"policy": args.policy, "env": args.env, "seed": args.seed}
     write_table(table, args.json, args.csv)
     if args.plot:
         plot_sweep(table, args.plot)

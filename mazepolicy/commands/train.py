@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run directory's latest checkpoint")
     parser.add_argument("--seed", type=int, help="run seed (envs, sampling, init)")
+    parser.add_argument("--init", help="start from these weights (a .safetensors checkpoint), "
+                        "e.g. an imitation policy to fine-tune with PPO")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override any recipe field, e.g. --set lr=3e-4 bf16=true")
@@ -34,23 +36,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.agents.ppo_config import load_recipe
-    from mazepolicy.agents.trainer import Trainer
     from mazepolicy.io import json_dumps
+    from mazepolicy.train.dagger import DaggerConfig, DaggerTrainer
+    from mazepolicy.train.ppo.trainer import Trainer
+    from mazepolicy.train.recipes import load_recipe
 
     try:
         config = load_recipe(args.agent)
-        flags = {"env": args.env, "total_steps": args.total_steps, "seed": args.seed,
-                 "device": args.device}
+        flags = {"env": args.env, "seed": args.seed, "device": args.device, "init": args.init}
         config = config.replace(**{k: v for k, v in flags.items() if v is not None})
         config = config.with_overrides(args.set)
-        trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
-    except (ValueError, TypeError, FileExistsError) as err:
+        if args.total_steps is not None:
+            length = "total_frames" if isinstance(config, DaggerConfig) else "total_steps"
+            config = config.replace(**{length: args.total_steps})
+        trainer_class = DaggerTrainer if isinstance(config, DaggerConfig) else Trainer
+        trainer = trainer_class(config, args.out, resume=args.resume,
+                                progress=not args.no_progress)
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as err:
         print(f"mazepolicy train: {err}", file=sys.stderr)
         return 2
     with trainer:
         summary = trainer.train()
-    if trainer.rank == 0:
-        keys = ("global_step", "iteration", "sps", "train_seconds", "mean_recent_return")
-        print(json_dumps({k: summary[k] for k in keys}))
+    if getattr(trainer, "rank", 0) == 0:
+        print(json_dumps({k: v for k, v in summary.items() if not isinstance(v, dict)}))
     return 0

@@ -40,14 +40,14 @@ def scripted_field(name: str, state) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.agents.checkpoint import load_policy
     from mazepolicy.agents.scripted import SCRIPTED_AGENTS
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.plots import plot_vector_fields
     from mazepolicy.interp.probes import vector_field
     from mazepolicy.interp.steer import make_vector
     from mazepolicy.interp.vectors import steering
+    from mazepolicy.models.checkpoint import load_policy
+    from mazepolicy.viz.plots import plot_vector_fields
 
     variant = load_variant(args.env)
     (state,) = level_states([args.seed], variant.placement(), variant.distribution_mode)

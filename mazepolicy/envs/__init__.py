@@ -31,7 +31,6 @@ from mazepolicy.envs.geometry import (
     top_right_region,
 )
 from mazepolicy.envs.registration import register_envs
-from mazepolicy.envs.render import draw_maze, maze_image, pixel_cell, save_gif, save_video
 from mazepolicy.envs.state import CHEESE, FREE, WALL, Cell, MazeState, MazeStateError
 from mazepolicy.envs.variants import EnvVariant, list_variants, load_variant
 from mazepolicy.envs.vec_env import MazeVecEnv
@@ -64,14 +63,9 @@ __all__ = [
     "placement_from_spec",
     "decision_square",
     "distance",
-    "draw_maze",
     "free_cells",
-    "maze_image",
     "next_step_action",
     "paths_diverge",
-    "pixel_cell",
-    "save_gif",
-    "save_video",
     "shortest_path",
     "top_right_corner",
     "top_right_region",

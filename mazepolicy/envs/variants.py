@@ -25,11 +25,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import mazepolicy
 from mazepolicy.envs.cheese import CheesePlacement, placement_from_spec
 from mazepolicy.envs.vec_env import MazeVecEnv
-
-VARIANTS_DIR = Path(mazepolicy.__file__).resolve().parents[1] / "envs"
+from mazepolicy.resources import variant_files
 
 
 @dataclass(frozen=True)
@@ -126,23 +124,31 @@ class EnvVariant:
         return MazeVecEnv(num_envs=num_envs, seed=seed, **self.env_kwargs(**overrides))
 
 
-def list_variants(directory: str | Path = VARIANTS_DIR) -> list[str]:
-    """Sorted names of the variants in ``directory`` (default: the repository's ``envs/``).
+def _variant_files(directory: str | Path | None) -> dict:
+    """name -> file of the variants in ``directory`` (default: the shipped ones)."""
+    if directory is None:
+        return {p.name.removesuffix(".toml"): p for p in variant_files()}
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"variant directory {directory} does not exist")
+    return {p.stem: p for p in sorted(directory.glob("*.toml"))}
+
+
+def list_variants(directory: str | Path | None = None) -> list[str]:
+    """Sorted names of the variants in ``directory`` (default: the shipped ones, the
+    repository's ``envs/``).
 
     Example:
         >>> {"maze-topright-5", "maze-anywhere"} <= set(list_variants())
         True
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"variant directory {directory} does not exist")
-    return sorted(p.stem for p in directory.glob("*.toml"))
+    return sorted(_variant_files(directory))
 
 
-def load_variant(name_or_path: str | Path, directory: str | Path = VARIANTS_DIR) -> EnvVariant:
-    """The variant called ``name_or_path`` in ``directory``, or the TOML file at that path.
-
-    A value ending in ``.toml`` is a path; anything else is a variant name.
+def load_variant(name_or_path: str | Path, directory: str | Path | None = None) -> EnvVariant:
+    """The variant called ``name_or_path`` in ``directory`` (default: the shipped ones),
+    or the TOML file at that path. A value ending in ``.toml`` is a path; anything else is
+    a variant name.
 
     Example:
         >>> load_variant("maze-nocheese").cheese
@@ -152,14 +158,17 @@ def load_variant(name_or_path: str | Path, directory: str | Path = VARIANTS_DIR)
         ...
         ValueError: unknown env variant 'maze-nowhere'; available: [...]
     """
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = Path(directory) / f"{name_or_path}.toml"
-        if not path.is_file():
+    if isinstance(name_or_path, EnvVariant):
+        return name_or_path
+    if str(name_or_path).endswith(".toml"):
+        path = Path(name_or_path)
+    else:
+        files = _variant_files(directory)
+        if name_or_path not in files:
             raise ValueError(
-                f"unknown env variant {str(name_or_path)!r}; "
-                f"available: {list_variants(directory)}"
+                f"unknown env variant {str(name_or_path)!r}; available: {sorted(files)}"
             )
+        path = files[name_or_path]
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -170,4 +179,4 @@ def load_variant(name_or_path: str | Path, directory: str | Path = VARIANTS_DIR)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"variant file {path}: unknown keys {unknown}; known: {sorted(known)}")
-    return EnvVariant(name=path.stem, **data)
+    return EnvVariant(name=path.name.removesuffix(".toml"), **data)

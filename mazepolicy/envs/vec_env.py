@@ -244,6 +244,22 @@ class MazeVecEnv(gym.vector.VectorEnv):
         state.set_wall(cell, wall)
         return self.set_state(env_index, state)
 
+    def end_episode(self, env_index: int) -> None:
+        """Make env ``env_index``'s running episode time out at its next step (the
+        engine then starts the next maze in that step, as at any episode end). Used to
+        cap episodes by a per-episode budget, e.g. a multiple of the shortest path.
+
+        Example:
+            >>> env = MazeVecEnv(num_envs=2, seed=0); _ = env.reset()
+            >>> env.end_episode(1)
+            >>> _, _, terminated, truncated, _ = env.step(np.full(2, 4))
+            >>> truncated.tolist(), terminated.tolist()
+            ([False, True], [False, False])
+        """
+        self._require_reset()
+        with self._edit_engine_state(self._check_index(env_index)) as (state, _):
+            state.step["timeout"] = state.cur_time + 1
+
     @property
     def mouse_cells(self) -> np.ndarray:
         """Tracked mouse cells, int (N, 2) of (x, y) in inner-maze coordinates."""
@@ -255,6 +271,18 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """Cheese cells of the running episodes, int (N, 2) of (x, y); (-1, -1) = none."""
         self._require_reset()
         return self._cheese.copy()
+
+    @property
+    def running_level_seeds(self) -> np.ndarray:
+        """Level seed of each env's running episode, int (N,)."""
+        self._require_reset()
+        return self._level_seed.copy()
+
+    @property
+    def episode_steps(self) -> np.ndarray:
+        """Steps taken so far in each env's running episode, int (N,)."""
+        self._require_reset()
+        return self._ep_len.copy()
 
     @property
     def maze_dims(self) -> np.ndarray:

@@ -1,12 +1,12 @@
-"""Interpretability: activations, steering vectors, channel interventions, and
-goal-misgeneralization measurement with confidence intervals.
+"""Interpretability: activations, steering vectors and experiments, channel
+interventions, and probes of the policy's choices.
 
 Cells are (x, y) in inner-maze coordinates: x right, y up, (0, 0) the start
 (bottom-left).
 
 Example:
     >>> import torch
-    >>> from mazepolicy.agents import ImpalaPolicy
+    >>> from mazepolicy.models import ImpalaPolicy
     >>> from mazepolicy.envs import MazeVecEnv
     >>> from mazepolicy.interp import cheese_vector, steering
     >>> policy = ImpalaPolicy()
@@ -17,7 +17,7 @@ Example:
     >>> steered_logits.shape
     torch.Size([1, 15])
 
-Figures are in ``mazepolicy.interp.plots`` (imports matplotlib).
+Evaluation lives in ``mazepolicy.eval``; figures in ``mazepolicy.viz.plots``.
 """
 
 from mazepolicy.interp.channels import (
@@ -27,14 +27,12 @@ from mazepolicy.interp.channels import (
     peak_match_rate,
     retarget_hook,
 )
-from mazepolicy.interp.evaluate import EpisodeResult, Evaluation, evaluate
 from mazepolicy.interp.probes import (
     action_probabilities,
     decision_square_stats,
     vector_field,
 )
-from mazepolicy.interp.stats import PairedComparison, Rate, paired_comparison, wilson_interval
-from mazepolicy.interp.steer import SteeredAgent, steering_experiment, write_table
+from mazepolicy.interp.steer import steering_experiment, write_table
 from mazepolicy.interp.vectors import (
     SteeringVector,
     activations,
@@ -45,11 +43,6 @@ from mazepolicy.interp.vectors import (
 )
 
 __all__ = [
-    "EpisodeResult",
-    "Evaluation",
-    "PairedComparison",
-    "Rate",
-    "SteeredAgent",
     "SteeringVector",
     "action_probabilities",
     "activations",
@@ -59,14 +52,11 @@ __all__ = [
     "cheese_vector",
     "contrast_vector",
     "decision_square_stats",
-    "evaluate",
-    "paired_comparison",
     "peak_match_rate",
     "retarget_hook",
     "steering",
     "steering_experiment",
     "top_right_vector",
     "vector_field",
-    "wilson_interval",
     "write_table",
 ]

@@ -4,7 +4,7 @@ and vector fields, all computed from frames rendered by the engine.
 Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
 
 Example:
-    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
     >>> from mazepolicy.envs import Anywhere
     >>> from mazepolicy.envs.levels import level_states
     >>> rows = decision_square_stats(ImpalaPolicy(), level_states(range(4), Anywhere()))

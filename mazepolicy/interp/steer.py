@@ -7,11 +7,11 @@ computed per maze from the maze each env is playing (``per_maze=True``), as in t
 research's per-maze cheese vectors.
 
 Example:
-    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
     >>> from mazepolicy.envs import Anywhere
     >>> policy = ImpalaPolicy()
     >>> table = steering_experiment(policy, "cheese", ["embedder.block2.res1.resadd_out"],
-    ...     [-1.0], cheese=Anywhere(), episodes=4, seed=0, distribution_mode="easy",
+    ...     [-1.0], Anywhere(), episodes=4, seed=0, distribution_mode="easy",
     ...     per_maze=True, progress=False)
     >>> [row["coeff"] for row in table["rows"]]
     [0.0, -1.0]
@@ -26,13 +26,15 @@ from pathlib import Path
 
 import torch
 
-from mazepolicy.agents.policy_agent import PolicyAgent
+from mazepolicy.agents.policy import PolicyAgent
+from mazepolicy.agents.steered import SteeredAgent, check_coeff
 from mazepolicy.envs.cheese import CheesePlacement
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.state import MazeState
-from mazepolicy.interp.evaluate import Evaluation, evaluate
+from mazepolicy.envs.variants import EnvVariant
+from mazepolicy.eval.evaluate import Evaluation, evaluate, maze_settings
+from mazepolicy.eval.stats import paired_comparison
 from mazepolicy.interp.probes import decision_square_stats, median_probabilities
-from mazepolicy.interp.stats import paired_comparison
 from mazepolicy.interp.vectors import (
     SteeringVector,
     cheese_vector,
@@ -51,6 +53,13 @@ def make_vector(policy, kind: str, states: Sequence[MazeState], layer: str) -> S
     return VECTOR_KINDS[kind](policy, states, layer)
 
 
+def per_maze_vectors(policy, kind: str, layer: str):
+    """``state -> its kind vector at layer`` (or None), for :class:`SteeredAgent`."""
+    if kind not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector kind {kind!r}; choose from {sorted(VECTOR_KINDS)}")
+    return lambda state: maze_vector(policy, kind, state, layer)
+
+
 def maze_vector(policy, kind: str, state: MazeState, layer: str) -> torch.Tensor | None:
     """The per-maze ``kind`` vector of ``state``, or None where the maze has none (a
     top-right vector for a maze that fills the world has no padding to open)."""
@@ -58,57 +67,6 @@ def maze_vector(policy, kind: str, state: MazeState, layer: str) -> torch.Tensor
         return make_vector(policy, kind, [state], layer).tensor
     except ValueError:
         return None
-
-
-class SteeredAgent(PolicyAgent):
-    """A policy agent whose forward passes get ``coeff * vector`` added at ``layer``.
-
-    With ``vector`` given, every env gets the same vector; with ``kind`` and
-    ``per_maze=True``, each env gets the vector of the maze it is playing (computed once
-    per maze, at the maze's start state). Mazes without a vector of that kind play
-    unsteered; their level seeds are collected in ``unsteered_levels``.
-    """
-
-    def __init__(self, policy, layer: str, coeff: float, vector: SteeringVector | None = None,
-                 kind: str | None = None, greedy: bool = False, seed: int = 0):
-        super().__init__(policy, greedy=greedy, seed=seed, name=f"steered({coeff:+g})")
-        policy.check_hook_names([layer])
-        if (vector is None) == (kind is None):
-            raise ValueError("give either a fixed vector or a per-maze vector kind")
-        self.layer, self.coeff, self.vector, self.kind = layer, coeff, vector, kind
-        self._per_maze: dict[tuple[int, int], torch.Tensor] = {}  # (env, version) -> vector
-        self.unsteered_levels: set[int] = set()
-
-    def _batch_vector(self, env) -> torch.Tensor:
-        versions = env.maze_versions
-        rows = []
-        for i in range(env.num_envs):
-            key = (i, int(versions[i]))
-            if key not in self._per_maze:
-                state = env.get_state(i)
-                self._per_maze = {k: v for k, v in self._per_maze.items() if k[0] != i}
-                vec = maze_vector(self.policy, self.kind, state, self.layer)
-                if vec is None:
-                    self.unsteered_levels.add(state.level_seed)
-                self._per_maze[key] = vec
-            rows.append(self._per_maze[key])
-        if any(r is None for r in rows):
-            shape = next((r.shape for r in rows if r is not None), None)
-            if shape is None:
-                shape = tuple(self.policy.hook_names()[self.layer])
-            rows = [torch.zeros(shape) if r is None else r for r in rows]
-        return torch.stack(rows)  # (N, *layer shape)
-
-    def act(self, obs, env=None):
-        if self.coeff == 0:
-            return super().act(obs, env)
-        if self.vector is not None:
-            with steering(self.policy, [(self.vector, self.coeff)]):
-                return super().act(obs, env)
-        batch = self._batch_vector(env)
-        hook = lambda a: a + self.coeff * batch.to(a.device, a.dtype)  # noqa: E731
-        with self.policy.hooks({self.layer: hook}):
-            return super().act(obs, env)
 
 
 def _decision_stats(policy, states, layer, coeff, kind, vector) -> dict:
@@ -163,19 +121,20 @@ def steering_experiment(
     kind: str | None,
     layers: Sequence[str],
     coeffs: Sequence[float],
-    cheese: CheesePlacement | None,
+    env: str | EnvVariant | CheesePlacement | None,
     episodes: int,
     seed: int = 0,
-    distribution_mode: str = "hard",
+    distribution_mode: str | None = None,
     per_maze: bool = True,
     vector: SteeringVector | None = None,
     vector_seeds: Sequence[int] = range(100),
-    region: int = 5,
+    region: int | None = None,
     num_envs: int = 16,
     max_steps: int = 500,
     progress: bool = True,
 ) -> dict:
-    """Evaluate the unsteered policy and each (layer, coeff) on the same seeded mazes.
+    """Evaluate the unsteered policy and each (layer, coeff) on the same seeded mazes
+    of ``env`` (a variant or a placement, as in :func:`~mazepolicy.eval.evaluate.evaluate`).
 
     The vector is ``vector`` (one layer), or a ``kind`` vector computed per maze
     (``per_maze``) or averaged over the start states of ``vector_seeds``. Each row has
@@ -184,10 +143,15 @@ def steering_experiment(
     """
     if vector is not None:
         layers = [vector.layer]
-    policy.check_hook_names(layers)  # before any rollout
+    elif kind not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector kind {kind!r}; choose from {sorted(VECTOR_KINDS)}")
+    coeffs = [check_coeff(c) for c in coeffs]  # all checked before any rollout
+    policy.check_hook_names(layers)
+    mazes = maze_settings(env, distribution_mode, region)
+    cheese, distribution_mode = mazes["cheese"], mazes["distribution_mode"]
     states = level_states(range(seed, seed + episodes), cheese, distribution_mode)
-    eval_kwargs = dict(cheese=cheese, episodes=episodes, seed=seed,
-                       distribution_mode=distribution_mode, region=region,
+    eval_kwargs = dict(env=cheese, episodes=episodes, seed=seed,
+                       distribution_mode=distribution_mode, region=mazes["region"],
                        num_envs=num_envs, max_steps=max_steps, progress=progress)
     base = evaluate(PolicyAgent(policy, seed=seed), **eval_kwargs)
     rows = [_row("", 0.0, base, base, _decision_stats(policy, states, "", 0.0, kind, None))]
@@ -199,8 +163,10 @@ def steering_experiment(
                                                               distribution_mode)
             fixed = make_vector(policy, kind, averaged_states, layer)
         for coeff in coeffs:
-            agent = SteeredAgent(policy, layer, coeff, vector=fixed,
-                                 kind=None if fixed is not None else kind, seed=seed)
+            agent = SteeredAgent(
+                policy, layer, coeff, vector=None if fixed is None else fixed.tensor,
+                per_maze=None if fixed is not None else per_maze_vectors(policy, kind, layer),
+                seed=seed)
             result = evaluate(agent, **eval_kwargs)
             decision = _decision_stats(policy, states, layer, coeff, kind, fixed)
             rows.append(_row(layer, coeff, result, base, decision,

@@ -13,7 +13,7 @@ while the block runs; several vectors compose.
 Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
 
 Example:
-    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
     >>> from mazepolicy.envs import MazeVecEnv
     >>> policy = ImpalaPolicy()
     >>> env = MazeVecEnv(num_envs=1, seed=0); _ = env.reset()
@@ -38,6 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from mazepolicy.agents.steered import add_vector_hook, check_coeff
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.state import FREE, MazeState
 from mazepolicy.io import atomic_write_bytes, atomic_write_text
@@ -145,20 +146,6 @@ def top_right_vector(policy, states: Sequence[MazeState], layer: str) -> Steerin
     return vec
 
 
-def add_vector_hook(vector: torch.Tensor, coeff: float):
-    """A hook function adding ``coeff * vector`` to every sample's activation."""
-
-    def hook(activation: torch.Tensor) -> torch.Tensor:
-        if activation.shape[1:] != vector.shape:
-            raise ValueError(
-                f"vector of shape {tuple(vector.shape)} does not fit activations "
-                f"{tuple(activation.shape[1:])}"
-            )
-        return activation + coeff * vector.to(activation.device, activation.dtype)
-
-    return hook
-
-
 @contextmanager
 def steering(policy, vectors: Sequence[tuple[SteeringVector, float]]) -> Iterator[None]:
     """Add ``coeff * vector`` at each vector's layer on every forward pass in the block.
@@ -167,7 +154,7 @@ def steering(policy, vectors: Sequence[tuple[SteeringVector, float]]) -> Iterato
     """
     by_layer: dict[str, torch.Tensor] = {}
     for vec, coeff in vectors:
-        if coeff == 0:
+        if check_coeff(coeff) == 0:
             continue
         by_layer[vec.layer] = by_layer.get(vec.layer, 0) + coeff * vec.tensor
     with policy.hooks({layer: add_vector_hook(v, 1.0) for layer, v in by_layer.items()}):

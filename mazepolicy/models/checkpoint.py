@@ -10,7 +10,7 @@ checks everything, the weights' bytes against the card's checksum included, and 
 
 Example:
     >>> import tempfile, pathlib
-    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "policy.safetensors"
     >>> save_policy(ImpalaPolicy(scale=1), path, {"env": "maze-topright-5", "steps": 0})
     >>> policy, card = load_policy(path)
@@ -32,9 +32,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from mazepolicy.agents.devices import resolve_device
-from mazepolicy.agents.impala import ImpalaPolicy
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
+from mazepolicy.models.devices import resolve_device
+from mazepolicy.models.impala import ImpalaPolicy
 
 ARCHITECTURE = "impala"
 CHECKSUM = "weights_sha256"  # card field: SHA-256 of the weights file's bytes
@@ -54,7 +54,7 @@ def read_file_bytes(path: Path, what: str) -> bytes:
         >>> read_file_bytes(Path("gone.safetensors"), "weights file")
         Traceback (most recent call last):
         ...
-        mazepolicy.agents.checkpoint.CheckpointError: weights file gone.safetensors is missing
+        mazepolicy.models.checkpoint.CheckpointError: weights file gone.safetensors is missing
     """
     try:
         return path.read_bytes()
@@ -144,7 +144,7 @@ def read_card(path: str | Path) -> dict:
         >>> read_card("/nonexistent/policy.safetensors")
         Traceback (most recent call last):
         ...
-        mazepolicy.agents.checkpoint.CheckpointError: model card /nonexistent/policy.json is missing
+        mazepolicy.models.checkpoint.CheckpointError: model card /nonexistent/policy.json is missing
     """
     cpath = card_path(path)
     try:

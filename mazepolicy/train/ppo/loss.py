@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mazepolicy.agents.ppo_config import PPOConfig
-from mazepolicy.agents.rollout import RolloutStorage
+from mazepolicy.train.ppo.config import PPOConfig
+from mazepolicy.train.ppo.rollout import RolloutStorage
 
 
 class RewardNormalizer:
@@ -101,7 +101,7 @@ def ppo_update(
     (CPU) shuffles; ``autocast`` runs forward and backward in bf16.
 
     Example:
-        >>> from mazepolicy.agents.impala import ImpalaPolicy
+        >>> from mazepolicy.models.impala import ImpalaPolicy
         >>> policy, config = ImpalaPolicy(), PPOConfig(num_envs=2, num_steps=2, minibatches=2)
         >>> storage = RolloutStorage(2, 2, torch.device("cpu"))
         >>> opt = torch.optim.Adam(policy.parameters())

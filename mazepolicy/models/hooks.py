@@ -8,7 +8,7 @@ Hooks are always removed on exit, exceptions included.
 
 Example:
     >>> import torch
-    >>> from mazepolicy.agents.impala import ImpalaPolicy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
     >>> policy = ImpalaPolicy()
     >>> obs = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
     >>> logits, value, cache = policy.run_with_cache(obs, ["embedder.fc_out"])
@@ -62,7 +62,7 @@ class HookedModule(nn.Module):
         any unknown.
 
         Example:
-            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> from mazepolicy.models.impala import ImpalaPolicy
             >>> ImpalaPolicy().check_hook_names(["embedder.fc_out"])
             ['embedder.fc_out']
         """
@@ -81,7 +81,7 @@ class HookedModule(nn.Module):
         Measured once with a forward pass on a blank input, then cached.
 
         Example:
-            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> from mazepolicy.models.impala import ImpalaPolicy
             >>> list(ImpalaPolicy().hook_names().items())[0]
             ('embedder.block1.conv_out', (16, 64, 64))
         """
@@ -103,7 +103,7 @@ class HookedModule(nn.Module):
 
         Example:
             >>> import torch
-            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> from mazepolicy.models.impala import ImpalaPolicy
             >>> policy = ImpalaPolicy()
             >>> obs = torch.zeros(2, 64, 64, 3, dtype=torch.uint8)
             >>> with policy.hooks({"fc_value_out": lambda v: v * 0 + 7}):
@@ -136,7 +136,7 @@ class HookedModule(nn.Module):
 
         Example:
             >>> import torch
-            >>> from mazepolicy.agents.impala import ImpalaPolicy
+            >>> from mazepolicy.models.impala import ImpalaPolicy
             >>> obs = torch.zeros(3, 64, 64, 3, dtype=torch.uint8)
             >>> _, _, cache = ImpalaPolicy(scale=1).run_with_cache(obs)
             >>> tuple(cache["embedder.block2.res1.resadd_out"].shape)

@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mazepolicy.envs.geometry import decision_square  # noqa: E402
-from mazepolicy.envs.render import draw_maze  # noqa: E402
 from mazepolicy.envs.state import Cell, MazeState  # noqa: E402
 from mazepolicy.io import atomic_write_bytes  # noqa: E402
+from mazepolicy.viz.render import draw_maze  # noqa: E402
 
 
 def _save(fig, path: str | Path) -> Path:

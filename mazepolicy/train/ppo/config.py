@@ -1,10 +1,11 @@
-"""``PPOConfig``: the one source of truth for a training run.
+"""``PPOConfig``: the one source of truth for a PPO run.
 
 Recipes in the repository's ``agents/`` are TOML files of its fields (an unknown key is
 an error naming it); the CLI's flags and ``--set key=value`` override them; every
 checkpoint card and ``summary.json`` records the full config.
 
 Example:
+    >>> from mazepolicy.train.recipes import load_recipe
     >>> config = load_recipe("ppo-tiny")
     >>> config.num_envs * config.num_steps == config.batch_size
     True
@@ -14,25 +15,19 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-import mazepolicy
-
-RECIPES_DIR = Path(mazepolicy.__file__).resolve().parents[1] / "agents"
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+from mazepolicy.train.common.config import RecipeConfig
 
 # Fields that may change when a run is resumed: they leave the training math alone.
 RESUMABLE_CHANGES = frozenset(
     {"total_steps", "checkpoint_every", "eval_every", "eval_episodes", "eval_env",
-     "eval_max_steps", "env_threads", "torch_threads"}
+     "eval_max_steps", "env_threads", "torch_threads", "init"}
 )
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(RecipeConfig):
     """PPO hyperparameters and run settings. The defaults are the paper's recipe
     (Langosco et al. 2022, after Cobbe et al.'s Procgen PPO); ``agents/ppo-impala.toml``
     spells them out.
@@ -46,10 +41,13 @@ class PPOConfig:
         ValueError: num_envs * num_steps (9) must divide into 2 minibatches
     """
 
+    algorithm = "ppo"
+
     # what to train on
     env: str = "maze-topright-5"  # training variant (envs/<name>.toml)
     eval_env: str = "maze-anywhere"  # second evaluation variant (the test distribution)
     scale: int = 1  # IMPALA width multiplier (16/32/32 channels times scale)
+    init: str = ""  # weights to start from (a .safetensors checkpoint); "" = research init
     total_steps: int = 80_000_000  # env steps over all ranks
     # the PPO recipe
     num_envs: int = 256  # envs per rank
@@ -84,21 +82,10 @@ class PPOConfig:
     eval_seed: int = 1_000_000  # first level seed of the evaluation mazes
     eval_max_steps: int = 500  # episode cap during evaluation (the engine's own is 500)
 
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value, kind = getattr(self, field.name), _TYPES[field.type]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, field.name, float(value))
-            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise TypeError(f"{field.name} must be {field.type}, got {value!r}")
-        positive = ("scale", "total_steps", "num_envs", "num_steps", "epochs", "minibatches",
-                    "env_groups", "checkpoint_every", "eval_max_steps")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("env_threads", "torch_threads", "eval_every", "eval_episodes"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+    def validate(self) -> None:
+        self.require(1, "scale", "total_steps", "num_envs", "num_steps", "epochs",
+                     "minibatches", "env_groups", "checkpoint_every", "eval_max_steps")
+        self.require(0, "env_threads", "torch_threads", "eval_every", "eval_episodes")
         if self.batch_size % self.minibatches:
             raise ValueError(
                 f"num_envs * num_steps ({self.batch_size}) must divide into "
@@ -111,6 +98,8 @@ class PPOConfig:
             raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.init and not self.init.endswith(".safetensors"):
+            raise ValueError(f"init must be a .safetensors checkpoint, got {self.init!r}")
 
     @property
     def batch_size(self) -> int:
@@ -130,75 +119,3 @@ class PPOConfig:
             3
         """
         return -(-self.total_steps // (self.batch_size * world_size))
-
-    def replace(self, **changes) -> PPOConfig:
-        """A copy with ``changes`` applied (validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "config") -> PPOConfig:
-        """Build from a dict; unknown keys raise a ValueError naming them.
-
-        Example:
-            >>> PPOConfig.from_dict({"learning_rate": 1e-3})
-            Traceback (most recent call last):
-            ...
-            ValueError: config: unknown PPO config keys ['learning_rate']
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown PPO config keys {unknown}")
-        return cls(**data)
-
-    def with_overrides(self, assignments: list[str]) -> PPOConfig:
-        """Apply ``key=value`` strings; values are read as TOML (``3e-4``, ``true``,
-        ``"x"``), anything else as a bare string (``env=maze-anywhere``).
-
-        Example:
-            >>> PPOConfig().with_overrides(["env=maze-anywhere", "num_envs=64"]).num_envs
-            64
-        """
-        changes = {}
-        for item in assignments:
-            key, sep, raw = item.partition("=")
-            if not sep:
-                raise ValueError(f"override {item!r} is not key=value")
-            try:
-                value = tomllib.loads(f"v = {raw}")["v"]
-            except tomllib.TOMLDecodeError:
-                value = raw
-            changes[key.strip()] = value
-        return PPOConfig.from_dict({**self.to_dict(), **changes}, "overrides")
-
-
-def list_recipes(directory: Path = RECIPES_DIR) -> list[str]:
-    """Names of the recipes in ``agents/``.
-
-    Example:
-        >>> {"ppo-impala", "ppo-tiny"} <= set(list_recipes())
-        True
-    """
-    return sorted(p.stem for p in directory.glob("*.toml"))
-
-
-def load_recipe(name_or_path: str | Path, directory: Path = RECIPES_DIR) -> PPOConfig:
-    """The recipe called ``name_or_path`` in ``agents/``, or the TOML file at that path.
-
-    Example:
-        >>> load_recipe("ppo-impala").num_envs
-        256
-    """
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = directory / f"{name_or_path}.toml"
-        if not path.exists():
-            raise ValueError(f"unknown recipe {str(name_or_path)!r}; available: {list_recipes()}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (FileNotFoundError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"cannot read recipe {path}: {err}") from None
-    return PPOConfig.from_dict(data, str(path))

@@ -3,7 +3,7 @@
 The architecture and parameter names follow the research code (train-procgen-pytorch,
 as used by Langosco et al. 2022 and Mini et al. 2023), so its ``state_dict`` keys are
 the same and research checkpoints load directly. Every intermediate activation passes
-through a :class:`~mazepolicy.agents.hooks.HookPoint` named after its module path, e.g.
+through a :class:`~mazepolicy.models.hooks.HookPoint` named after its module path, e.g.
 ``embedder.block2.res1.resadd_out`` (the research's hook names).
 
 Input: uint8 frames (N, 64, 64, 3) NHWC as the env gives them; converted to float / 255
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from mazepolicy.agents.hooks import HookedModule, HookPoint
+from mazepolicy.models.hooks import HookedModule, HookPoint
 
 
 class ResidualBlock(nn.Module):

@@ -22,7 +22,7 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-from mazepolicy.agents.impala import ImpalaEmbedder
+from mazepolicy.models.impala import ImpalaEmbedder
 
 
 class ImpalaFeaturesExtractor(BaseFeaturesExtractor):

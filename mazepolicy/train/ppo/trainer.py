@@ -1,17 +1,10 @@
 """The PPO training loop: rollouts, updates, checkpoints with exact resume, logs, evals.
 
-A run directory holds:
-
-    policy.safetensors, policy.json   the latest checkpointed policy and its card
-                                      (global_step, iteration, full config, git sha, eval)
-    checkpoints/iter-NNNNNN/          the last two full checkpoints: policy + card,
-                                      trainer_state.json (counters, config),
-                                      optimizer.safetensors, rank-R.safetensors (per rank:
-                                      engine states, frames, reward normaliser, RNGs)
-    checkpoints/latest                name of the newest complete checkpoint (written last)
-    tb/                               TensorBoard (CleanRL tags: charts/*, losses/*, eval/*)
-    metrics.jsonl, eval.jsonl         one row per iteration / per evaluation
-    summary.json                      the final summary
+The run directory is every trainer's (:mod:`mazepolicy.train.common.run_dir`); a PPO
+checkpoint ``checkpoints/iter-NNNNNN/`` holds the policy and its card (global_step,
+iteration, full config, git sha, eval), ``trainer_state.json`` (counters, config),
+``optimizer.safetensors`` and, per rank, ``rank-R.safetensors`` (engine states, frames,
+reward normaliser, RNGs). TensorBoard tags follow CleanRL (charts/*, losses/*, eval/*).
 
 Resume (``resume=True``) restores the weights, Adam's state, the reward normaliser,
 the action-sampling and shuffling RNGs and every engine state (which holds the level
@@ -27,7 +20,7 @@ rank writes its own ``rank-R`` state. Logged episode statistics are rank 0's.
 
 Example:
     >>> import tempfile
-    >>> from mazepolicy.agents.ppo_config import load_recipe
+    >>> from mazepolicy.train.recipes import load_recipe
     >>> config = load_recipe("ppo-tiny").replace(total_steps=128, num_envs=4, num_steps=32,
     ...                                          minibatches=2, eval_episodes=0)
     >>> with Trainer(config, tempfile.mkdtemp(), progress=False) as trainer:
@@ -40,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -50,80 +42,38 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from mazepolicy.agents.checkpoint import (
-    CheckpointError,
-    git_sha,
-    load_policy,
-    read_file_bytes,
-    save_policy,
-)
-from mazepolicy.agents.devices import resolve_device
-from mazepolicy.agents.evaluation import evaluate_policy
-from mazepolicy.agents.impala import ImpalaPolicy
-from mazepolicy.agents.ppo import RewardNormalizer, UpdateStats, ppo_update
-from mazepolicy.agents.ppo_config import RESUMABLE_CHANGES, PPOConfig
-from mazepolicy.agents.rollout import RolloutStorage, compute_gae
+from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.envs.vec_env import SNAPSHOT_KEYS, MazeVecEnv
+from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
+from mazepolicy.models.checkpoint import git_sha, load_policy, save_policy
+from mazepolicy.models.devices import resolve_device
+from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.train.common.distributed import distributed_context
+from mazepolicy.train.common.run_dir import (
+    RunDirectory,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    read_checkpoint_file,
+    require_entries,
+)
+from mazepolicy.train.common.seeding import derived_seed
+from mazepolicy.train.ppo.config import RESUMABLE_CHANGES, PPOConfig
+from mazepolicy.train.ppo.loss import RewardNormalizer, UpdateStats, ppo_update
+from mazepolicy.train.ppo.rollout import RolloutStorage, compute_gae
 
-KEEP_CHECKPOINTS = 2
-
-
-def _read_checkpoint_file(path: Path, parse):
-    """``parse(bytes of path)``; a missing, unreadable or corrupt file raises
-    :class:`CheckpointError` naming it."""
-    blob = read_file_bytes(path, "checkpoint file")
-    try:
-        return parse(blob)
-    except (ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
-        raise CheckpointError(f"checkpoint file {path} is corrupt: {err}") from None
-
-
-def _require_entries(found, names, path: Path) -> None:
-    """Raise :class:`CheckpointError` naming ``path`` unless ``found`` holds ``names``."""
-    missing = sorted(set(names) - set(found))
-    if missing:
-        raise CheckpointError(f"checkpoint file {path} is corrupt: it lacks {missing}")
-
+EVAL_KEYS = ("cheese_rate", "top_right_rate", "misgeneralization_rate", "mean_return",
+             "mean_steps")
 
 # Entries of a checkpoint's trainer_state.json.
 TRAINER_STATE_KEYS = ("iteration", "global_step", "train_seconds", "world_size", "config",
                       "last_eval", "recent_returns")
-
-
-def distributed_context() -> tuple[int, int, int]:
-    """(rank, world size, ranks on this node); joins the process group under ``torchrun``.
-
-    Example:
-        >>> distributed_context()  # a plain process
-        (0, 1, 1)
-    """
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world == 1:
-        return 0, 1, 1
-    if not dist.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    return dist.get_rank(), dist.get_world_size(), local_world
-
-
-def derived_seed(*words: int) -> int:
-    """A seed in [0, 2**31) mixed from ints (run seed, rank, stream, ...).
-
-    Example:
-        >>> derived_seed(0, 1) == derived_seed(0, 1) != derived_seed(1, 0)
-        True
-    """
-    return int(np.random.SeedSequence(list(words)).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 # Streams of derived_seed(seed, rank, stream, ...): each rank's envs, sampling, shuffling.
@@ -142,8 +92,8 @@ class Trainer:
         env: a ready :class:`MazeVecEnv` with ``config.num_envs`` envs to train on
             (``env_groups`` must be 1); default: ``config.env``'s variant. The trainer
             resets it with its seed and closes it in :meth:`close`.
-        resume: continue from ``out_dir``'s latest checkpoint, if there is one. Without
-            it, a directory that already holds a checkpoint is refused.
+        resume: continue from ``out_dir``'s latest checkpoint (an error if it has none).
+            Without it, a directory that already holds a checkpoint is refused.
         progress: show a tqdm bar (rank 0) during ``train()``.
     """
 
@@ -156,12 +106,15 @@ class Trainer:
         progress: bool = True,
     ):
         self.config = config
-        self.out = None if out_dir is None else Path(out_dir)
+        self.run = None if out_dir is None else RunDirectory(out_dir)
         self.progress = progress
-        latest = self._latest_checkpoint()
+        latest = None if self.run is None else self.run.latest_checkpoint()
         if latest is not None and not resume:
-            raise FileExistsError(f"{self.out} already holds a run; resume it or pick another "
-                                  "out dir")
+            raise FileExistsError(f"{self.run.root} already holds a run; resume it or pick "
+                                  "another out dir")
+        if latest is None and resume:
+            raise FileNotFoundError(f"no checkpoint to resume in {out_dir}; drop --resume to "
+                                    "start a new run there")
         self.rank, self.world, local_world = distributed_context()
         self.device = resolve_device(config.device)
         cores = max(1, len(os.sched_getaffinity(0)) // local_world)  # this rank's share
@@ -191,7 +144,6 @@ class Trainer:
         self.last_eval: dict = {}
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.git_sha = git_sha()
-        self.writer = None
         if latest is not None:
             try:
                 self.load_checkpoint(latest)
@@ -215,7 +167,14 @@ class Trainer:
         ranks), compiled if asked; Adam (fused on a GPU)."""
         cfg = self.config
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        self.policy = ImpalaPolicy(scale=cfg.scale).to(self.device)
+        self.policy = ImpalaPolicy(scale=cfg.scale)
+        if cfg.init:
+            initial, _ = load_policy(cfg.init)
+            if initial.scale != cfg.scale:
+                raise ValueError(f"init {cfg.init} has scale {initial.scale}, the config "
+                                 f"{cfg.scale}")
+            self.policy.load_state_dict(initial.state_dict())
+        self.policy.to(self.device)
         self.act_model = self.train_model = self.policy
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -344,12 +303,12 @@ class Trainer:
         """Train to ``config.total_steps``: log every iteration, evaluate every
         ``eval_every`` iterations and at the end, checkpoint every ``checkpoint_every``
         and at the end; writes and returns the summary."""
-        if self.out is None:
+        if self.run is None:
             raise ValueError("train() needs an out_dir")
         cfg, main = self.config, self.rank == 0
         iterations = cfg.iterations(self.world)
         if main:
-            self._open_logs()
+            self.run.open_logs("iteration", self.iteration, self.global_step)
         per_iteration = cfg.batch_size * self.world
         bar = tqdm(total=iterations * per_iteration, initial=self.global_step, unit="step",
                    unit_scale=True, desc="train", dynamic_ncols=True,
@@ -374,8 +333,7 @@ class Trainer:
         bar.close()
         summary = self.summary()
         if main:
-            atomic_write_text(self.out / "summary.json", json_dumps(summary, indent=2))
-            self.writer.flush()
+            self.run.write_summary(summary)
         return summary
 
     def mean_recent_return(self) -> float:
@@ -387,19 +345,19 @@ class Trainer:
         logs to TensorBoard and ``eval.jsonl`` when training, returns the results."""
         cfg = self.config
         results = {}
+        logging = self.run is not None and self.run.writer is not None
         for name in dict.fromkeys([cfg.env, cfg.eval_env]):
-            result = evaluate_policy(
-                self.policy, name, cfg.eval_episodes, seed=cfg.eval_seed,
-                sample_seed=cfg.seed, max_episode_steps=cfg.eval_max_steps,
-                num_threads=cfg.env_threads or None,
-            ).to_dict()
-            results[name] = result
-            if self.writer is not None:
-                for key in ("p_cheese", "p_top_right_first", "mean_return", "mean_length"):
-                    self.writer.add_scalar(f"eval/{name}/{key}", result[key], self.global_step)
-        if self.writer is not None:
-            self._append("eval.jsonl", {"iteration": self.iteration,
-                                        "global_step": self.global_step, "results": results})
+            summary = evaluate(PolicyAgent(self.policy, seed=cfg.seed), name,
+                               cfg.eval_episodes, seed=cfg.eval_seed, num_envs=64,
+                               max_steps=cfg.eval_max_steps,
+                               num_threads=cfg.env_threads or None, progress=False).summary()
+            results[name] = summary
+            if logging:
+                self.run.scalars(f"eval/{name}", {k: summary[k] for k in EVAL_KEYS},
+                                 self.global_step)
+        if logging:
+            self.run.append("eval.jsonl", {"iteration": self.iteration,
+                                           "global_step": self.global_step, "results": results})
         self.last_eval = results
         return results
 
@@ -427,9 +385,8 @@ class Trainer:
             self.executor.shutdown()
         for env in self.envs:
             env.close()
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.run is not None:
+            self.run.close()
 
     def __enter__(self) -> Trainer:
         return self
@@ -438,26 +395,8 @@ class Trainer:
         self.close()
 
     # --------------------------------------------------------------------------- logs
-    def _open_logs(self) -> None:
-        """TensorBoard writer and JSONL logs; on resume, rows and events after the
-        checkpoint are dropped, so a resumed run's logs read as one run."""
-        from torch.utils.tensorboard import SummaryWriter
-
-        for name in ("metrics.jsonl", "eval.jsonl"):
-            path = self.out / name
-            if path.exists():
-                rows = [line for line in path.read_text().splitlines()
-                        if json.loads(line)["iteration"] <= self.iteration]
-                atomic_write_text(path, "".join(f"{row}\n" for row in rows))
-        purge = self.global_step + 1 if self.global_step else None  # events after the checkpoint
-        self.writer = SummaryWriter(str(self.out / "tb"), purge_step=purge)
-
-    def _append(self, name: str, row: dict) -> None:
-        with open(self.out / name, "a") as f:
-            f.write(json_dumps(row) + "\n")
-
     def _log_iteration(self, stats: UpdateStats, episodes: list[dict], sps: float) -> None:
-        step, w = self.global_step, self.writer
+        step, w = self.global_step, self.run.writer
         row = {"iteration": self.iteration, "global_step": step, "sps": sps,
                "learning_rate": self.optimizer.param_groups[0]["lr"],
                "episodes": len(episodes), **vars(stats)}
@@ -471,15 +410,9 @@ class Trainer:
         w.add_scalar("charts/learning_rate", row["learning_rate"], step)
         for key, value in vars(stats).items():
             w.add_scalar(f"losses/{key}", value, step)
-        self._append("metrics.jsonl", row)
+        self.run.append("metrics.jsonl", row)
 
     # -------------------------------------------------------------------- checkpoints
-    def _latest_checkpoint(self) -> Path | None:
-        pointer = None if self.out is None else self.out / "checkpoints" / "latest"
-        if pointer is None or not pointer.exists():
-            return None
-        return pointer.parent / pointer.read_text().strip()
-
     def _card(self) -> dict:
         return {"env": self.config.env, "global_step": self.global_step,
                 "iteration": self.iteration, "config": self.config.to_dict(),
@@ -488,10 +421,9 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         """Write a complete checkpoint (every rank its own state), then point
         ``checkpoints/latest`` at it and refresh the run's ``policy.safetensors``."""
-        if self.out is None:
+        if self.run is None:
             raise ValueError("save_checkpoint() needs an out_dir")
-        root = self.out / "checkpoints"
-        path = root / f"iter-{self.iteration:06d}"
+        path = self.run.checkpoint_path(self.iteration)
         atomic_write_bytes(path / f"rank-{self.rank}.safetensors",
                            save_safetensors_bytes(self._rank_state()))
         if self.world > 1:
@@ -499,19 +431,15 @@ class Trainer:
         if self.rank == 0:
             card = self._card()
             save_policy(self.policy, path / "policy.safetensors", card)
-            optimizer = {f"{index}.{key}": value.detach().cpu().contiguous()
-                         for index, state in self.optimizer.state_dict()["state"].items()
-                         for key, value in state.items()}
-            atomic_write_bytes(path / "optimizer.safetensors", save_safetensors_bytes(optimizer))
+            atomic_write_bytes(path / "optimizer.safetensors",
+                               save_safetensors_bytes(optimizer_tensors(self.optimizer)))
             meta = {"iteration": self.iteration, "global_step": self.global_step,
                     "train_seconds": self.train_seconds, "world_size": self.world,
                     "config": self.config.to_dict(), "last_eval": self.last_eval,
                     "recent_returns": list(self.recent_returns)}
             atomic_write_text(path / "trainer_state.json", json_dumps(meta, indent=2))
-            save_policy(self.policy, self.out / "policy.safetensors", card)
-            atomic_write_text(root / "latest", path.name)  # the commit point for resume
-            for old in sorted(root.glob("iter-*"))[:-KEEP_CHECKPOINTS]:
-                shutil.rmtree(old)
+            save_policy(self.policy, self.run.root / "policy.safetensors", card)
+            self.run.commit_checkpoint(path)
         return path
 
     def _rank_state(self) -> dict[str, torch.Tensor]:
@@ -532,34 +460,25 @@ class Trainer:
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from the checkpoint directory ``path`` (this rank's part of it)."""
         path = Path(path)
-        meta = _read_checkpoint_file(path / "trainer_state.json", json.loads)
-        _require_entries(meta if isinstance(meta, dict) else {}, TRAINER_STATE_KEYS,
+        meta = read_checkpoint_file(path / "trainer_state.json", json.loads)
+        require_entries(meta if isinstance(meta, dict) else {}, TRAINER_STATE_KEYS,
                          path / "trainer_state.json")
-        saved, current = meta["config"], self.config.to_dict()
-        changed = sorted(k for k in current if saved.get(k) != current[k])
-        if set(changed) - RESUMABLE_CHANGES:
+        changed = set(self.config.changed_fields(meta["config"])) - RESUMABLE_CHANGES
+        if changed:
             raise ValueError(f"{path}: cannot resume with a different config; changed: "
-                             f"{sorted(set(changed) - RESUMABLE_CHANGES)}")
+                             f"{sorted(changed)}")
         if meta["world_size"] != self.world:
             raise ValueError(f"{path} was written by {meta['world_size']} ranks, not "
                              f"{self.world}")
         policy, _ = load_policy(path / "policy.safetensors", device=self.device)
         self.policy.load_state_dict(policy.state_dict())
-        state: dict[int, dict] = {}
-        optimizer = _read_checkpoint_file(path / "optimizer.safetensors", load_safetensors_bytes)
-        # Adam's step, first and second moments of every parameter
-        _require_entries(optimizer, [f"{index}.{key}" for index in range(len(list(
-            self.policy.parameters()))) for key in ("step", "exp_avg", "exp_avg_sq")],
-            path / "optimizer.safetensors")
-        for name, value in optimizer.items():
-            index, key = name.split(".", 1)
-            state.setdefault(int(index), {})[key] = value
-        groups = self.optimizer.state_dict()["param_groups"]
-        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        optimizer = read_checkpoint_file(path / "optimizer.safetensors", load_safetensors_bytes)
+        load_optimizer_tensors(self.optimizer, optimizer, ("step", "exp_avg", "exp_avg_sq"),
+                               path / "optimizer.safetensors")
 
         rank_file = path / f"rank-{self.rank}.safetensors"
-        tensors = _read_checkpoint_file(rank_file, load_safetensors_bytes)
-        _require_entries(tensors, [f"env{g}.{key}" for g in range(len(self.envs))
+        tensors = read_checkpoint_file(rank_file, load_safetensors_bytes)
+        require_entries(tensors, [f"env{g}.{key}" for g in range(len(self.envs))
                                    for key in SNAPSHOT_KEYS]
                          + [f"frames{g}" for g in range(len(self.envs))]
                          + ["normalizer.returns", "normalizer.stats", "rng.sample",

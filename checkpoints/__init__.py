@@ -1,0 +1,1 @@
+"""Trained policies (safetensors + JSON card), shipped as ``mazepolicy.resources.checkpoints``."""

@@ -1,0 +1,1 @@
+"""Environment variants (TOML), shipped as ``mazepolicy.resources.envs``."""

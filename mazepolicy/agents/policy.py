@@ -1,0 +1,76 @@
+"""Network policies as agents (``act(obs, env)``), and agents by name or checkpoint path.
+
+Example:
+    >>> agent = make_agent("top-right-walker")
+    >>> agent.name
+    'top-right-walker'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mazepolicy.agents.protocols import Agent
+from mazepolicy.agents.sampling import episode_uniforms, sample_actions
+from mazepolicy.agents.scripted import SCRIPTED_AGENTS, make_scripted_agent
+from mazepolicy.models.checkpoint import load_policy
+from mazepolicy.models.protocols import HookedPolicy
+
+
+class PolicyAgent:
+    """Acts with a network: samples from its action distribution, or takes the most
+    likely action with ``greedy=True``. Hooks set on the policy (steering) apply.
+
+    A sampled action depends only on the policy's probabilities, ``seed``, the maze's
+    level seed and the episode step (:mod:`mazepolicy.agents.sampling`), so outcomes do
+    not depend on how many mazes are played together.
+
+    Example:
+        >>> from mazepolicy.envs import MazeVecEnv
+        >>> from mazepolicy.models.impala import ImpalaPolicy
+        >>> env = MazeVecEnv(num_envs=2, seed=0); obs, _ = env.reset()
+        >>> PolicyAgent(ImpalaPolicy(), seed=0).act(obs, env).shape
+        (2,)
+    """
+
+    def __init__(self, policy: HookedPolicy, greedy: bool = False, seed: int = 0,
+                 name: str = "policy"):
+        self.policy = policy
+        self.greedy = greedy
+        self.seed = seed
+        self.name = name
+
+    @torch.inference_mode()
+    def probabilities(self, obs: np.ndarray) -> torch.Tensor:
+        """The policy's action probabilities (N, A) for uint8 frames (N, 64, 64, 3)."""
+        device = next(self.policy.parameters()).device
+        logits, _ = self.policy(torch.as_tensor(obs, device=device))
+        return torch.softmax(logits.float(), dim=-1)
+
+    def choose(self, probs: torch.Tensor, env) -> np.ndarray:
+        """Actions (N,) from probabilities (N, A) of the frames of ``env``."""
+        if self.greedy:
+            return probs.argmax(dim=-1).cpu().numpy()
+        u = episode_uniforms(self.seed, env.running_level_seeds, env.episode_steps)
+        return sample_actions(probs, u)
+
+    def act(self, obs: np.ndarray, env) -> np.ndarray:
+        return self.choose(self.probabilities(obs), env)
+
+
+def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int = 0) -> Agent:
+    """A scripted agent by name (``cheese-walker``, ``top-right-walker``, ``random``) or a
+    :class:`PolicyAgent` for the checkpoint at path ``spec`` (``*.safetensors``)."""
+    if spec in SCRIPTED_AGENTS:
+        return make_scripted_agent(spec, seed=seed)
+    path = Path(spec)
+    if path.suffix != ".safetensors":
+        raise ValueError(
+            f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)} "
+            "nor a .safetensors checkpoint"
+        )
+    policy, _ = load_policy(path, device=device)
+    return PolicyAgent(policy, greedy=greedy, seed=seed, name=path.stem)

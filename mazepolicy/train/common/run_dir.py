@@ -1,0 +1,140 @@
+"""A training run's directory, the same for every algorithm:
+
+    policy.safetensors, policy.json   the latest checkpointed policy and its card
+    checkpoints/<name>/               the last two full checkpoints (each trainer
+                                      decides their files: policy, optimizer, state)
+    checkpoints/latest                name of the newest complete checkpoint, written
+                                      last: the commit point of a checkpoint
+    tb/                               TensorBoard
+    metrics.jsonl, eval.jsonl         one JSON row per logged step / per evaluation
+    summary.json                      the final summary
+
+A kill at any moment leaves the previous complete checkpoint in place; on resume, log
+rows (and TensorBoard events) written after it are dropped, so the logs read as one run.
+
+Example:
+    >>> import tempfile
+    >>> run = RunDirectory(tempfile.mkdtemp())
+    >>> run.latest_checkpoint() is None
+    True
+    >>> path = run.checkpoint_path(3); path.mkdir(parents=True)
+    >>> run.commit_checkpoint(path); run.latest_checkpoint().name
+    'iter-000003'
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from safetensors import SafetensorError
+
+from mazepolicy.io import atomic_write_text, json_dumps
+from mazepolicy.models.checkpoint import CheckpointError, read_file_bytes
+
+KEEP_CHECKPOINTS = 2
+LOGS = ("metrics.jsonl", "eval.jsonl")
+
+
+class RunDirectory:
+    """Paths, checkpoint bookkeeping and logs of one run directory ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.writer = None  # TensorBoard SummaryWriter, once open_logs() ran
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint's directory, or None."""
+        pointer = self.checkpoints / "latest"
+        if not pointer.exists():
+            return None
+        return self.checkpoints / pointer.read_text().strip()
+
+    def checkpoint_path(self, index: int) -> Path:
+        """Where checkpoint number ``index`` (an iteration or round) is written."""
+        return self.checkpoints / f"iter-{index:06d}"
+
+    def commit_checkpoint(self, path: Path) -> None:
+        """Point ``checkpoints/latest`` at the complete checkpoint ``path``, then delete
+        all but the newest ``KEEP_CHECKPOINTS``."""
+        atomic_write_text(self.checkpoints / "latest", path.name)
+        for old in sorted(self.checkpoints.glob("iter-*"))[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old)
+
+    # --------------------------------------------------------------------------- logs
+    def open_logs(self, index_key: str, index: int, global_step: int) -> None:
+        """Open TensorBoard and the JSONL logs, dropping rows whose ``index_key`` is past
+        ``index`` (the checkpoint resumed from) and events past ``global_step``."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        for name in LOGS:
+            path = self.root / name
+            if path.exists():
+                rows = [line for line in path.read_text().splitlines()
+                        if json.loads(line)[index_key] <= index]
+                atomic_write_text(path, "".join(f"{row}\n" for row in rows))
+        purge = global_step + 1 if global_step else None  # events after the checkpoint
+        self.writer = SummaryWriter(str(self.root / "tb"), purge_step=purge)
+
+    def append(self, name: str, row: dict) -> None:
+        """Append one JSON row to the log ``name``."""
+        with open(self.root / name, "a") as f:
+            f.write(json_dumps(row) + "\n")
+
+    def scalars(self, prefix: str, values: dict, step: int) -> None:
+        """TensorBoard scalars ``prefix/key`` for the numeric entries of ``values``."""
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"{prefix}/{key}", value, step)
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write_text(self.root / "summary.json", json_dumps(summary, indent=2))
+        if self.writer is not None:
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def read_checkpoint_file(path: Path, parse):
+    """``parse(bytes of path)``; a missing, unreadable or corrupt file raises
+    :class:`CheckpointError` naming it."""
+    blob = read_file_bytes(path, "checkpoint file")
+    try:
+        return parse(blob)
+    except (ValueError, SafetensorError) as err:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"checkpoint file {path} is corrupt: {err}") from None
+
+
+def require_entries(found, names, path: Path) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` unless ``found`` holds ``names``."""
+    missing = sorted(set(names) - set(found if isinstance(found, dict) else {}))
+    if missing:
+        raise CheckpointError(f"checkpoint file {path} is corrupt: it lacks {missing}")
+
+
+def optimizer_tensors(optimizer) -> dict:
+    """An optimizer's per-parameter state as flat tensors ``"<param index>.<key>"``."""
+    return {f"{index}.{key}": value.detach().cpu().contiguous()
+            for index, state in optimizer.state_dict()["state"].items()
+            for key, value in state.items()}
+
+
+def load_optimizer_tensors(optimizer, tensors: dict, keys: tuple[str, ...], path: Path) -> None:
+    """Restore :func:`optimizer_tensors` (each parameter must have every one of ``keys``,
+    e.g. Adam's step, exp_avg, exp_avg_sq); the param groups (lr, ...) stay as they are."""
+    count = len(optimizer.state_dict()["param_groups"][0]["params"])
+    require_entries(tensors, [f"{i}.{k}" for i in range(count) for k in keys], path)
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    groups = optimizer.state_dict()["param_groups"]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

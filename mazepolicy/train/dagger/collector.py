@@ -1,0 +1,169 @@
+"""DAgger's data: episodes driven by the expert or the learner, every frame labelled
+with the expert's shortest-path move and value.
+
+Labels are the canonical moves (LEFT 1, DOWN 3, UP 5, RIGHT 7) of the expert walker;
+value targets are the expert's discounted return from the frame's state, ``10 *
+gamma^(d - 1)`` for ``d`` steps left on its shortest path (the cheese gives reward 10 on
+the step that enters it). Frames where the mouse cannot move toward a goal (no cheese,
+unreachable) carry no label and are skipped.
+
+Example:
+    >>> import torch
+    >>> from mazepolicy.models.impala import ImpalaPolicy
+    >>> from mazepolicy.envs.variants import load_variant
+    >>> from mazepolicy.train.dagger.buffer import LabelledFrames
+    >>> collector = Collector(load_variant("maze-topright-5-easy").make_vec(4, seed=0),
+    ...                       "cheese-walker", beta=1.0, gamma=0.999, episode_cap=3.0,
+    ...                       teleport_prob=0.0, seed=0)
+    >>> buffer = LabelledFrames(64)
+    >>> stats = collector.collect(ImpalaPolicy(), 1.0, 64, buffer)
+    >>> len(buffer), stats["frames"], set(buffer.actions.tolist()) <= {1, 3, 5, 7}
+    (64, 64, True)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from mazepolicy.agents.scripted import make_scripted_agent
+from mazepolicy.envs.vec_env import MazeVecEnv
+
+CHEESE_REWARD = 10.0
+CAP_SLACK = 10  # steps added to a learner episode's budget of cap * path length
+STATE_KEYS = ("frames", "expert_driven", "budget", "episode_step", "mazes_seen", "rng.sample")
+
+
+def value_targets(steps_left: np.ndarray, gamma: float) -> np.ndarray:
+    """The expert's discounted return ``10 * gamma^(d - 1)`` for ``d`` steps left (>= 1).
+
+    Example:
+        >>> value_targets(np.array([1, 2]), 0.5).tolist()
+        [10.0, 5.0]
+    """
+    return (CHEESE_REWARD * gamma ** (steps_left - 1.0)).astype(np.float32)
+
+
+class Collector:
+    """Steps ``env`` with a mixture of the expert and a learner; see the module doc.
+
+    Args:
+        env: the training env (its episodes run on across rounds).
+        expert: a walker's name (``cheese-walker``, ``top-right-walker``).
+        beta: P(expert drives an episode) for the episodes already running.
+        gamma: discount of the value targets.
+        episode_cap: learner episodes end after ``episode_cap`` times the expert's
+            path length from where the mouse was first labelled, plus 10 steps.
+        teleport_prob: per env and step, the mouse jumps to a random free cell.
+        seed: seeds the mixture, the teleports and the learner's action sampling.
+    """
+
+    def __init__(self, env: MazeVecEnv, expert: str, beta: float, gamma: float,
+                 episode_cap: float, teleport_prob: float, seed: int):
+        self.env = env
+        self.expert = make_scripted_agent(expert)
+        self.gamma, self.episode_cap, self.teleport_prob = gamma, episode_cap, teleport_prob
+        self.rng = np.random.default_rng(seed)
+        self.sample_gen = torch.Generator().manual_seed(seed)
+        self.frames, info = env.reset(seed=seed)
+        n = env.num_envs
+        self.expert_driven = np.zeros(n, dtype=bool)  # (N,) who drives each episode
+        self.budget = np.full(n, -1, dtype=np.int64)  # (N,) step at which a learner is cut
+        self.episode_step = info["episode_step"]  # (N,)
+        self.mazes_seen: set[int] = set()
+        for i in range(n):
+            self._start_episode(i, int(info["level_seed"][i]), beta)
+
+    def _start_episode(self, i: int, level_seed: int, beta: float) -> None:
+        self.expert_driven[i] = self.rng.random() < beta
+        self.budget[i] = -1
+        self.mazes_seen.add(level_seed)
+
+    @torch.inference_mode()
+    def collect(self, policy, beta: float, count: int, buffer) -> dict:
+        """Add ``count`` labelled frames to ``buffer``; episodes that start now are driven
+        by the expert with probability ``beta``. Returns counts of what happened."""
+        env, stats = self.env, dict.fromkeys(
+            ("frames", "steps", "learner_steps", "episodes", "learner_episodes",
+             "learner_cheese", "capped", "teleports"), 0)
+        device = next(policy.parameters()).device
+        while stats["frames"] < count:
+            expert_actions, steps_left = self.expert.act_with_steps_left(env)  # (N,), (N,)
+            labelled = np.flatnonzero(steps_left > 0)[: count - stats["frames"]]
+            buffer.add(self.frames[labelled], expert_actions[labelled],
+                       value_targets(steps_left[labelled], self.gamma))
+            stats["frames"] += len(labelled)
+            unset = (self.budget < 0) & (steps_left > 0)
+            self.budget[unset] = (self.episode_step[unset] + CAP_SLACK
+                                  + np.ceil(self.episode_cap * steps_left[unset]))
+            actions = expert_actions.copy()
+            learner = np.flatnonzero(~self.expert_driven)
+            if len(learner):
+                obs = torch.from_numpy(self.frames[learner]).to(device)
+                probs = torch.softmax(policy(obs)[0].float(), dim=-1).cpu()  # (L, A)
+                actions[learner] = torch.multinomial(probs, 1, generator=self.sample_gen)[:, 0]
+            stats["learner_steps"] += len(learner)
+            stats["steps"] += env.num_envs
+            self.frames, _, terminated, truncated, info = env.step(actions)
+            self.episode_step = info["episode_step"]
+            done = terminated | truncated
+            for i in np.flatnonzero(done):
+                stats["episodes"] += 1
+                if not self.expert_driven[i]:
+                    stats["learner_episodes"] += 1
+                    stats["learner_cheese"] += bool(terminated[i])
+                self._start_episode(i, int(info["level_seed"][i]), beta)
+            over = ~done & ~self.expert_driven & (self.budget >= 0) & (
+                self.episode_step >= self.budget)
+            for i in np.flatnonzero(over):
+                env.end_episode(i)
+                self.budget[i] = np.iinfo(np.int64).max  # ends at the next step
+                stats["capped"] += 1
+            jump = np.flatnonzero(~done & ~over & (self.rng.random(env.num_envs)
+                                                   < self.teleport_prob))
+            for i in jump:
+                self._teleport(i)
+                stats["teleports"] += 1
+        return stats
+
+    def _teleport(self, i: int) -> None:
+        """Move env i's mouse to a random free cell other than the cheese and its own."""
+        free = self.env.free_grid(i)  # (n, n) [y, x]
+        for cell in (self.env.cheese_cells[i], self.env.mouse_cells[i]):
+            if cell[0] >= 0:
+                free[cell[1], cell[0]] = False
+        ys, xs = np.nonzero(free)
+        if len(xs):
+            k = self.rng.integers(len(xs))
+            self.frames[i] = self.env.set_mouse(i, (int(xs[k]), int(ys[k])))
+            self.budget[i] = -1
+
+    # ------------------------------------------------------------------- resume
+    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, JSON-ready dict) holding everything to continue exactly."""
+        tensors = {f"env.{k}": torch.from_numpy(np.ascontiguousarray(v))
+                   for k, v in self.env.snapshot().items()}
+        tensors.update({
+            "frames": torch.from_numpy(self.frames.copy()),
+            "expert_driven": torch.from_numpy(self.expert_driven.copy()),
+            "budget": torch.from_numpy(self.budget.copy()),
+            "episode_step": torch.from_numpy(np.asarray(self.episode_step).copy()),
+            "mazes_seen": torch.tensor(sorted(self.mazes_seen), dtype=torch.int64),
+            "rng.sample": self.sample_gen.get_state(),
+        })
+        return tensors, {"rng": json.dumps(self.rng.bit_generator.state)}
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        snapshot = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("env.")}
+        frames = self.env.restore(snapshot)
+        if not np.array_equal(frames, tensors["frames"].numpy()):
+            raise ValueError("the restored env's frames differ from the saved ones")
+        self.frames = frames
+        self.expert_driven = tensors["expert_driven"].numpy().copy()
+        self.budget = tensors["budget"].numpy().copy()
+        self.episode_step = tensors["episode_step"].numpy().copy()
+        self.mazes_seen = set(tensors["mazes_seen"].tolist())
+        self.sample_gen.set_state(tensors["rng.sample"])
+        self.rng.bit_generator.state = json.loads(meta["rng"])
