@@ -1,11 +1,17 @@
 """The ``mazepolicy`` command line: one subcommand per module in ``mazepolicy.commands``.
 
-Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; modules are imported only when their command runs, so
-``mazepolicy --help`` stays fast.
+Each command module defines ``add_arguments(parser)`` and ``run(args) -> int``; the
+one-line descriptions are in :data:`COMMANDS`. Modules are imported only when their
+command runs, so ``mazepolicy --help`` stays fast.
+
+A user error (a bad argument, an unknown variant, layer or vector, a missing or corrupt
+file) prints one line naming the problem and exits with status 2; ``--debug`` (before
+the command) shows the traceback instead.
 
 Example:
-    >>> main(["--version"])  # doctest: +SKIP
+    >>> main(["evaluate", "--policy", "cheese-walker", "--episodes", "0"])  # doctest: +SKIP
+    mazepolicy evaluate: argument --episodes: must be >= 1, got 0
+    2
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ import mazepolicy
 
 COMMANDS = {
     "demo": "Run a small steering experiment and write its table and figures (the main job).",
-    "train": "Train a PPO policy on a maze variant.",
+    "train": "Train a policy (PPO or DAgger imitation) on a maze variant.",
     "evaluate": "Measure a policy's outcomes on seeded mazes (rates with 95% intervals).",
     "steer": "Evaluate a policy with a steering vector added at a layer, per coefficient.",
     "vfield": "Draw a policy's vector field on a maze, unsteered and steered.",
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",
 }
+
+# What bad input raises in this package (CheckpointError and MazeStateError are
+# ValueErrors); anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,
+               NotADirectoryError, PermissionError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"mazepolicy {mazepolicy.__version__}"
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks of errors instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         # argparse %-formats help strings (not descriptions)
@@ -40,8 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The argument parser of command ``name`` (every option's help shows its default)."""
+    module = importlib.import_module(f"mazepolicy.commands.{name}")
+    parser = argparse.ArgumentParser(prog=f"mazepolicy {name}", description=COMMANDS[name],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    module.add_arguments(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv[:1]
+    if debug:
+        argv = argv[1:]
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         parser.parse_args(argv)  # handles --help/--version and reports unknown commands
@@ -49,9 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(f"mazepolicy.commands.{name}")
-    command_parser = argparse.ArgumentParser(prog=f"mazepolicy {name}", description=COMMANDS[name])
-    module.add_arguments(command_parser)
-    return int(module.run(command_parser.parse_args(rest)) or 0)
+    args = command_parser(name).parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"mazepolicy {name}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

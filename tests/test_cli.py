@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import imageio.v3 as iio
@@ -191,3 +192,97 @@ def test_command_help_is_printed_as_written(command, capsys):
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert COMMANDS[command] in out and "%%" not in out
+
+
+def _user_error(argv, capsys, *expected):
+    """``argv`` fails with exit status 2 and one stderr line holding ``expected``."""
+    with pytest.raises(SystemExit) as stop:  # argparse's own errors exit 2 too
+        code = main(argv)
+        raise SystemExit(code)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    last = err[-1]
+    for text in expected:
+        assert text in last, last
+    return last
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["evaluate", "--policy", "missing.safetensors", "--episodes", "1"], ["missing"]),
+    (["evaluate", "--policy", "random", "--env", "maze-nowhere", "--episodes", "1"],
+     ["unknown env variant 'maze-nowhere'"]),
+    (["evaluate", "--policy", "random", "--episodes", "0"], ["--episodes", ">= 1"]),
+    (["evaluate", "--policy", "random", "--seed", "-1"], ["--seed", ">= 0"]),
+    (["steer", "--policy", "cheese-walker", "--json", "x.json", "--coeffs", "nan"],
+     ["--coeffs", "finite"]),
+    (["vfield", "--policy", "cheese-walker", "--out", "x.png", "--coeff", "inf"],
+     ["--coeff", "finite"]),
+    (["train", "--agent", "no-such-recipe", "--out", "runs/x"], ["unknown recipe"]),
+])
+def test_user_errors_are_one_line_without_traceback(argv, expected, capsys):
+    _user_error(argv, capsys, *expected)
+
+
+def test_checkpoint_errors_are_one_line(tmp_path, checkpoint, capsys):
+    corrupt = tmp_path / "bad.safetensors"
+    corrupt.write_bytes(b"not weights")
+    (tmp_path / "bad.json").write_text((checkpoint.with_suffix(".json")).read_text())
+    _user_error(["evaluate", "--policy", str(corrupt), "--episodes", "1"], capsys, "bad")
+    _user_error(["evaluate", "--policy", str(checkpoint), "--device", "banana",
+                 "--episodes", "1"], capsys, "banana")
+
+
+def test_unknown_vector_or_layer_fails_before_any_rollout(tmp_path, checkpoint, capsys):
+    out = tmp_path / "steer.json"
+    _user_error(["steer", "--policy", str(checkpoint), "--env", "maze-anywhere-easy",
+                 "--vector", "nosuch", "--coeffs", "1", "--episodes", "2", "--json", str(out),
+                 "--no-progress"], capsys, "unknown vector 'nosuch'")
+    assert not out.exists()
+    _user_error(["rollout", "--policy", str(checkpoint), "--env", "maze-anywhere-easy",
+                 "--vector", "nosuch", "--coeff", "1", "--video", str(tmp_path / "r.gif")],
+                capsys, "unknown vector 'nosuch'")
+    assert not (tmp_path / "r.gif").exists()
+    _user_error(["steer", "--policy", str(checkpoint), "--env", "maze-anywhere-easy",
+                 "--layer", "embedder.nope", "--episodes", "2", "--json", str(out),
+                 "--no-progress"], capsys, "embedder.nope")
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(ValueError, match="maze-nowhere"):
+        main(["--debug", "evaluate", "--policy", "random", "--env", "maze-nowhere"])
+
+
+def test_train_resume_without_a_checkpoint_fails(tmp_path, capsys):
+    for out in (tmp_path / "missing", tmp_path):
+        _user_error(["train", "--agent", "ppo-tiny", "--out", str(out), "--resume",
+                     "--no-progress"], capsys, "no checkpoint to resume")
+        _user_error(["train", "--agent", "dagger-tiny", "--out", str(out), "--resume",
+                     "--no-progress"], capsys, "no checkpoint to resume")
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "evaluate", "steer", "vfield", "rollout"])
+def test_every_option_has_help_with_its_default(command, capsys):
+    from mazepolicy.cli import command_parser
+
+    parser = command_parser(command)
+    for action in parser._actions:
+        assert action.help, f"{command} {action.option_strings} has no help"
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    for action in parser._actions:
+        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            assert "(default:" in out
+
+
+def test_evaluate_json_records_its_settings(tmp_path):
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--policy", "random", "--env", "maze-anywhere-easy",
+                 "--episodes", "3", "--num-envs", "2", "--max-steps", "20", "--json", str(out),
+                 "--no-progress"]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert (summary["num_envs"], summary["max_steps"], summary["episodes"]) == (2, 20, 3)
+    assert summary["env"] == "maze-anywhere-easy" and summary["policy"] == "random"

@@ -7,27 +7,67 @@ import argparse
 DEFAULT_LAYER = "embedder.block2.res1.resadd_out"
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    return _bounded_int(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float (no nan or inf).
+
+    Example:
+        >>> finite_float("nan")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a finite number, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def add_policy_arguments(parser: argparse.ArgumentParser, default_env: str) -> None:
     parser.add_argument("--policy", required=True,
                         help="a .safetensors checkpoint, or cheese-walker, top-right-walker, "
                         "random")
-    parser.add_argument("--env", default=default_env, help=f"variant (default: {default_env})")
-    parser.add_argument("--seed", type=int, default=0, help="first level seed (default: 0)")
+    parser.add_argument("--env", default=default_env, help="env variant (envs/<name>.toml)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="first level seed, and the agent's sampling seed")
     parser.add_argument("--greedy", action="store_true",
                         help="take the most likely action instead of sampling")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--max-steps", type=int, default=500,
-                        help="episode cap (default: the engine's 500)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--max-steps", type=positive_int, default=500,
+                        help="episode cap (the engine's own is 500)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vector", default="cheese",
                         help="cheese, top-right, or a saved vector (.safetensors)")
-    parser.add_argument("--layer", nargs="+", default=[DEFAULT_LAYER], help="hook point(s)")
+    parser.add_argument("--layer", nargs="+", default=[DEFAULT_LAYER],
+                        help="hook point(s) to add the vector at")
     parser.add_argument("--averaged", action="store_true",
                         help="one vector averaged over --vector-seeds instead of per maze")
-    parser.add_argument("--vector-seeds", type=int, default=100,
+    parser.add_argument("--vector-seeds", type=positive_int, default=100,
                         help="mazes to average over with --averaged (seeds 0..N-1)")
 
 

@@ -17,6 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
+from mazepolicy.commands.common import nonnegative_int, positive_int
+
 # shipped policies in order of preference: the hard-mode imitation policy, then the
 # easy-mode PPO smoke policy
 PREFERRED = ["maze-topright-5_impala-s1", "maze-topright-5-easy_impala-s1"]
@@ -37,11 +39,12 @@ def default_checkpoint() -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", help=f"checkpoint (default: the shipped {PREFERRED[0]})")
     parser.add_argument("--env", help="test variant (default: the checkpoint's eval_env)")
-    parser.add_argument("--episodes", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="demo-out")
-    parser.add_argument("--max-steps", type=int, default=500, help="episode cap")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--episodes", type=positive_int, default=64,
+                        help="seeded test mazes per experiment")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="first level seed")
+    parser.add_argument("--out", default="demo-out", help="output folder")
+    parser.add_argument("--max-steps", type=positive_int, default=500, help="episode cap")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.probes import vector_field
-    from mazepolicy.interp.steer import make_vector, steering_experiment, write_table
+    from mazepolicy.interp.steer import steering_experiment, steering_vector, write_table
     from mazepolicy.interp.vectors import steering
     from mazepolicy.io import atomic_write_text
     from mazepolicy.models.checkpoint import load_policy
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     states = level_states(range(args.seed, args.seed + 20), variant.placement(),
                           variant.distribution_mode)
     state = next((s for s in states if paths_diverge(s.free, s.cheese_cell)), states[0])
-    vec = make_vector(policy, "cheese", [state], LAYER)
+    vec = steering_vector(policy, "cheese", [state], LAYER)
     base = vector_field(policy, state)
     with steering(policy, [(vec, -1.0)]):
         steered = vector_field(policy, state)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from mazepolicy.commands.common import add_policy_arguments
+from mazepolicy.commands.common import add_policy_arguments, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_arguments(parser, default_env="maze-anywhere")
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="seeded mazes to play, one episode each")
+    parser.add_argument("--num-envs", type=positive_int, default=16,
+                        help="mazes stepped together (outcomes do not depend on it)")
     parser.add_argument("--json", help="write the summary and per-episode rows here")
     parser.add_argument("--csv", help="write per-episode rows here")
 

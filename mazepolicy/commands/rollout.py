@@ -10,17 +10,23 @@ from __future__ import annotations
 import argparse
 import json
 
-from mazepolicy.commands.common import add_policy_arguments, add_vector_arguments
+from mazepolicy.commands.common import (
+    add_policy_arguments,
+    add_vector_arguments,
+    finite_float,
+    positive_int,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_arguments(parser, default_env="maze-anywhere")
     add_vector_arguments(parser)
-    parser.add_argument("--coeff", type=float, default=0.0,
+    parser.add_argument("--coeff", type=finite_float, default=0.0,
                         help="steering coefficient (0: unsteered)")
     parser.add_argument("--video", required=True, help=".gif or .mp4 path")
-    parser.add_argument("--fps", type=float, default=10)
-    parser.add_argument("--scale", type=int, default=4, help="frame enlargement")
+    parser.add_argument("--fps", type=finite_float, default=10, help="frames per second")
+    parser.add_argument("--scale", type=positive_int, default=4,
+                        help="frame enlargement (64 px frames times this)")
 
 
 def run(args: argparse.Namespace) -> int:

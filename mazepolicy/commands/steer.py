@@ -15,17 +15,22 @@ import json
 from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
+    finite_float,
     load_network,
     load_vector_arg,
+    positive_int,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_arguments(parser, default_env="maze-anywhere")
     add_vector_arguments(parser)
-    parser.add_argument("--coeffs", type=float, nargs="+", default=[-1.0])
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--coeffs", type=finite_float, nargs="+", default=[-1.0],
+                        help="steering coefficients, each paired with the unsteered policy")
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="seeded mazes to play per coefficient")
+    parser.add_argument("--num-envs", type=positive_int, default=16,
+                        help="mazes stepped together (outcomes do not depend on it)")
     parser.add_argument("--json", required=True, help="the result table (JSON)")
     parser.add_argument("--csv", help="the result table (CSV)")
     parser.add_argument("--plot", help="a PNG of rates vs coefficient")

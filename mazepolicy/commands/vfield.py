@@ -13,6 +13,7 @@ import argparse
 from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
+    finite_float,
     load_vector_arg,
 )
 
@@ -20,9 +21,10 @@ from mazepolicy.commands.common import (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_arguments(parser, default_env="maze-anywhere")
     add_vector_arguments(parser)
-    parser.add_argument("--coeff", type=float, default=-1.0)
+    parser.add_argument("--coeff", type=finite_float, default=-1.0,
+                        help="steering coefficient of the steered panel")
     parser.add_argument("--out", required=True, help="PNG path")
-    parser.add_argument("--json", help="the fields as JSON")
+    parser.add_argument("--json", help="also write the fields as JSON here")
 
 
 def scripted_field(name: str, state) -> dict:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.probes import vector_field
-    from mazepolicy.interp.steer import make_vector
+    from mazepolicy.interp.steer import steering_vector
     from mazepolicy.interp.vectors import steering
     from mazepolicy.models.checkpoint import load_policy
     from mazepolicy.viz.plots import plot_vector_fields
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         titles = (args.policy, f"{args.policy} (scripted: not steerable)", "difference")
     else:
         policy, _ = load_policy(args.policy, device=args.device)
-        vector = load_vector_arg(args.vector) or make_vector(policy, args.vector, [state],
+        vector = load_vector_arg(args.vector) or steering_vector(policy, args.vector, [state],
                                                              args.layer[0])
         base = vector_field(policy, state)
         with steering(policy, [(vector, args.coeff)]):

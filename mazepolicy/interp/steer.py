@@ -46,7 +46,7 @@ from mazepolicy.io import atomic_write_text, json_dumps
 VECTOR_KINDS = {"cheese": cheese_vector, "top-right": top_right_vector}
 
 
-def make_vector(policy, kind: str, states: Sequence[MazeState], layer: str) -> SteeringVector:
+def steering_vector(policy, kind: str, states: Sequence[MazeState], layer: str) -> SteeringVector:
     """A ``kind`` ("cheese" or "top-right") vector at ``layer`` averaged over ``states``."""
     if kind not in VECTOR_KINDS:
         raise ValueError(f"unknown vector kind {kind!r}; choose from {sorted(VECTOR_KINDS)}")
@@ -64,7 +64,7 @@ def maze_vector(policy, kind: str, state: MazeState, layer: str) -> torch.Tensor
     """The per-maze ``kind`` vector of ``state``, or None where the maze has none (a
     top-right vector for a maze that fills the world has no padding to open)."""
     try:
-        return make_vector(policy, kind, [state], layer).tensor
+        return steering_vector(policy, kind, [state], layer).tensor
     except ValueError:
         return None
 
@@ -153,7 +153,7 @@ def steering_experiment(
     eval_kwargs = dict(env=cheese, episodes=episodes, seed=seed,
                        distribution_mode=distribution_mode, region=mazes["region"],
                        num_envs=num_envs, max_steps=max_steps, progress=progress)
-    base = evaluate(PolicyAgent(policy, seed=seed), **eval_kwargs)
+    base = evaluate(PolicyAgent(policy, seed=seed, name="unsteered"), **eval_kwargs)
     rows = [_row("", 0.0, base, base, _decision_stats(policy, states, "", 0.0, kind, None))]
     averaged_states = None
     for layer in layers:
@@ -161,12 +161,13 @@ def steering_experiment(
         if fixed is None and not per_maze:
             averaged_states = averaged_states or level_states(vector_seeds, cheese,
                                                               distribution_mode)
-            fixed = make_vector(policy, kind, averaged_states, layer)
+            fixed = steering_vector(policy, kind, averaged_states, layer)
         for coeff in coeffs:
             agent = SteeredAgent(
                 policy, layer, coeff, vector=None if fixed is None else fixed.tensor,
                 per_maze=None if fixed is not None else per_maze_vectors(policy, kind, layer),
                 seed=seed)
+            agent.name = f"{kind or 'vector'} {coeff:+g} at {layer}"  # the progress bar's
             result = evaluate(agent, **eval_kwargs)
             decision = _decision_stats(policy, states, layer, coeff, kind, fixed)
             rows.append(_row(layer, coeff, result, base, decision,

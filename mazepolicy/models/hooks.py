@@ -33,6 +33,14 @@ HookFn = Callable[[torch.Tensor], torch.Tensor | None]
 """``fn(activation) -> new activation``, or ``None`` to leave it unchanged."""
 
 
+class UnknownHookPoint(KeyError, ValueError):
+    """A hook point name the network does not have (a ``KeyError`` for lookups and a
+    ``ValueError`` for bad input); its message names the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class HookPoint(nn.Identity):
     """An identity module marking a named activation; it has no parameters."""
 
@@ -58,8 +66,8 @@ class HookedModule(nn.Module):
         return {n: m for n, m in self.named_modules() if isinstance(m, HookPoint)}
 
     def check_hook_names(self, names: str | Iterable[str]) -> list[str]:
-        """Return ``names`` (or one name) as a list; ``KeyError`` naming the valid ones for
-        any unknown.
+        """Return ``names`` (or one name) as a list; :class:`UnknownHookPoint` (a KeyError)
+        naming the valid ones for any unknown.
 
         Example:
             >>> from mazepolicy.models.impala import ImpalaPolicy
@@ -72,7 +80,8 @@ class HookedModule(nn.Module):
             if name not in valid:
                 close = difflib.get_close_matches(str(name), valid, n=3)
                 hint = f" Did you mean {close}?" if close else ""
-                raise KeyError(f"unknown hook point {name!r}.{hint} Valid names: {valid}")
+                raise UnknownHookPoint(f"unknown hook point {name!r}.{hint} Valid names: "
+                                       f"{valid}")
         return names
 
     def hook_names(self) -> dict[str, tuple[int, ...]]:
