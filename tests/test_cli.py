@@ -102,9 +102,18 @@ def test_steer_coefficient_zero_row_equals_unsteered(tmp_path, checkpoint):
     assert (tmp_path / "s.png").stat().st_size > 0
 
 
-def test_steer_rejects_scripted_agents(tmp_path):
-    with pytest.raises(SystemExit, match="scripted"):
-        main(["steer", "--policy", "cheese-walker", "--json", str(tmp_path / "x.json")])
+def test_steer_rejects_scripted_agents(tmp_path, capsys):
+    _user_error(["steer", "--policy", "cheese-walker", "--json", str(tmp_path / "x.json")],
+                capsys, "scripted agent: steering needs a network")
+
+
+def test_shipped_checkpoint_by_name(capsys):
+    assert main(["evaluate", "--policy", "maze-topright-5-easy_impala-s1", "--env",
+                 "maze-anywhere-easy", "--episodes", "2", "--max-steps", "10",
+                 "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["agent"] == "maze-topright-5-easy_impala-s1"
+    _user_error(["evaluate", "--policy", "maze-nosuch_impala-s1"], capsys,
+                "neither a scripted agent")
 
 
 def test_vfield_and_rollout(tmp_path, checkpoint, capsys):

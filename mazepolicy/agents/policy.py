@@ -18,6 +18,7 @@ from mazepolicy.agents.sampling import episode_uniforms, sample_actions
 from mazepolicy.agents.scripted import SCRIPTED_AGENTS, make_scripted_agent
 from mazepolicy.models.checkpoint import load_policy
 from mazepolicy.models.protocols import HookedPolicy
+from mazepolicy.resources import checkpoint_path, shipped_checkpoints
 
 
 class PolicyAgent:
@@ -62,15 +63,23 @@ class PolicyAgent:
 
 
 def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int = 0) -> Agent:
-    """A scripted agent by name (``cheese-walker``, ``top-right-walker``, ``random``) or a
-    :class:`PolicyAgent` for the checkpoint at path ``spec`` (``*.safetensors``)."""
+    """A scripted agent by name (``cheese-walker``, ``top-right-walker``, ``random``), or a
+    :class:`PolicyAgent` for a shipped checkpoint by name (``checkpoints/<name>``) or the
+    checkpoint at path ``spec`` (``*.safetensors``).
+
+    Example:
+        >>> make_agent("maze-topright-5-easy_impala-s1").name
+        'maze-topright-5-easy_impala-s1'
+    """
     if spec in SCRIPTED_AGENTS:
         return make_scripted_agent(spec, seed=seed)
     path = Path(spec)
     if path.suffix != ".safetensors":
-        raise ValueError(
-            f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)} "
-            "nor a .safetensors checkpoint"
-        )
+        if spec not in shipped_checkpoints():
+            raise ValueError(
+                f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)}, "
+                f"a shipped checkpoint {shipped_checkpoints()} nor a .safetensors file"
+            )
+        path = checkpoint_path(spec)
     policy, _ = load_policy(path, device=device)
     return PolicyAgent(policy, greedy=greedy, seed=seed, name=path.stem)

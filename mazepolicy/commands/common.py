@@ -47,8 +47,8 @@ def finite_float(text: str) -> float:
 
 def add_policy_arguments(parser: argparse.ArgumentParser, default_env: str) -> None:
     parser.add_argument("--policy", required=True,
-                        help="a .safetensors checkpoint, or cheese-walker, top-right-walker, "
-                        "random")
+                        help="a shipped checkpoint's name, a .safetensors path, or a scripted "
+                        "agent: cheese-walker, top-right-walker, random")
     parser.add_argument("--env", default=default_env, help="env variant (envs/<name>.toml)")
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="first level seed, and the agent's sampling seed")
@@ -73,13 +73,12 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_network(spec: str, device: str):
     """The network of a checkpoint; a clear error for scripted agents, which have none."""
+    from mazepolicy.agents.policy import make_agent
     from mazepolicy.agents.scripted import SCRIPTED_AGENTS
-    from mazepolicy.models.checkpoint import load_policy
 
     if spec in SCRIPTED_AGENTS:
-        raise SystemExit(f"--policy {spec} is a scripted agent: steering needs a network")
-    policy, _ = load_policy(spec, device=device)
-    return policy
+        raise ValueError(f"--policy {spec} is a scripted agent: steering needs a network")
+    return make_agent(spec, device=device).policy
 
 
 def load_vector_arg(spec: str):

@@ -14,6 +14,7 @@ from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
     finite_float,
+    load_network,
     load_vector_arg,
 )
 
@@ -35,7 +36,7 @@ def scripted_field(name: str, state) -> dict:
     n = state.maze_dim
     goal = state.cheese_cell if name == "cheese-walker" else (n - 1, n - 1)
     if goal is None:
-        raise SystemExit("this maze has no cheese to walk to")
+        raise ValueError("this maze has no cheese to walk to")
     field = distance_field(state.free, goal)
     return {c: tuple(float(v) for v in ACTION_DELTAS[greedy_action(field, c)])
             for c in free_cells(state.free) if c != state.cheese_cell}
@@ -48,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.interp.probes import vector_field
     from mazepolicy.interp.steer import steering_vector
     from mazepolicy.interp.vectors import steering
-    from mazepolicy.models.checkpoint import load_policy
     from mazepolicy.viz.plots import plot_vector_fields
 
     variant = load_variant(args.env)
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         base = steered = scripted_field(args.policy, state)
         titles = (args.policy, f"{args.policy} (scripted: not steerable)", "difference")
     else:
-        policy, _ = load_policy(args.policy, device=args.device)
+        policy = load_network(args.policy, args.device)
         vector = load_vector_arg(args.vector) or steering_vector(policy, args.vector, [state],
                                                              args.layer[0])
         base = vector_field(policy, state)

@@ -40,11 +40,15 @@ def checkpoint_files() -> list[Traversable]:
     return _files("checkpoints", ".safetensors")
 
 
+def shipped_checkpoints() -> list[str]:
+    """Names of the shipped checkpoints (their file names without ``.safetensors``)."""
+    return [p.name.removesuffix(".safetensors") for p in checkpoint_files()]
+
+
 def checkpoint_path(name: str) -> Path:
     """The file path of the shipped checkpoint ``name`` (without ``.safetensors``);
     ``ValueError`` naming the shipped ones if there is none of that name."""
     for path in checkpoint_files():
         if path.name == f"{name}.safetensors":
             return Path(str(path))
-    names = [p.name.removesuffix(".safetensors") for p in checkpoint_files()]
-    raise ValueError(f"no shipped checkpoint {name!r}; shipped: {names}")
+    raise ValueError(f"no shipped checkpoint {name!r}; shipped: {shipped_checkpoints()}")
