@@ -11,31 +11,37 @@ Example:
     (2, 2)
 """
 
-from mazepolicy.envs.actions import ACTION_DELTAS, DOWN, LEFT, NOOP, NUM_ACTIONS, RIGHT, UP
-from mazepolicy.envs.cheese import (
-    Anywhere,
-    CheesePlacement,
-    FixedCell,
-    NoCheese,
-    TopRightRegion,
-    placement_from_spec,
-)
-from mazepolicy.envs.geometry import (
-    decision_square,
-    distance,
-    free_cells,
-    next_step_action,
-    paths_diverge,
-    shortest_path,
-    top_right_corner,
-    top_right_region,
-)
-from mazepolicy.envs.registration import register_envs
-from mazepolicy.envs.state import CHEESE, FREE, WALL, Cell, MazeState, MazeStateError
-from mazepolicy.envs.variants import EnvVariant, list_variants, load_variant
-from mazepolicy.envs.vec_env import MazeVecEnv
+import importlib
 
-register_envs()
+# Names exported here, by the submodule that defines them. They are imported on first
+# use (PEP 562), so importing a light submodule (cells, registration) does not start
+# procgen; ``from mazepolicy.envs import MazeVecEnv`` works as usual.
+_EXPORTS = {
+    "actions": ("ACTION_DELTAS", "DOWN", "LEFT", "NOOP", "NUM_ACTIONS", "RIGHT", "UP"),
+    "cells": ("Cell",),
+    "cheese": ("Anywhere", "CheesePlacement", "FixedCell", "NoCheese", "PlacementSkipped",
+               "TopRightRegion", "placement_from_spec"),
+    "geometry": ("decision_square", "distance", "free_cells", "next_step_action",
+                 "paths_diverge", "shortest_path", "top_right_corner", "top_right_region"),
+    "registration": ("register_envs",),
+    "state": ("CHEESE", "FREE", "WALL", "MazeState", "MazeStateError"),
+    "variants": ("EnvVariant", "list_variants", "load_variant"),
+    "vec_env": ("MazeVecEnv",),
+}
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _SOURCE:
+        value = getattr(importlib.import_module(f"{__name__}.{_SOURCE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCE))
+
 
 __all__ = [
     "ACTION_DELTAS",
@@ -57,6 +63,8 @@ __all__ = [
     "MazeStateError",
     "MazeVecEnv",
     "NoCheese",
+    "PlacementSkipped",
+    "register_envs",
     "TopRightRegion",
     "list_variants",
     "load_variant",
