@@ -7,6 +7,9 @@ when ``reset()`` follows an episode end. Cells are (x, y), (0, 0) the bottom-lef
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -88,7 +91,8 @@ def test_trajectory_matches_the_vector_env_and_reset_skips_no_maze():
             assert (terminated, truncated) == (ref_term[0], ref_trunc[0])
             assert terminated == (k == len(actions) - 1) and not truncated
         assert reward == 10.0 and info["reached_cheese"] and not info["timed_out"]
-        assert info["episode"] == {"r": 10.0, "l": len(actions)}
+        assert info["episode_return"] == 10.0 and info["episode_length"] == len(actions)
+        assert "episode" not in info  # gymnasium's RecordEpisodeStatistics owns that key
         assert set(info) == {k for k in ref_info if not k.startswith("_")}
         assert set(OUTCOME_KEYS) <= set(info)
         assert info["episode_level_seed"] == level_seeds[-1] != info["level_seed"]
@@ -176,3 +180,64 @@ def test_bad_input_raises():
         MazeEnv(cheese="top-left")
     with pytest.raises(ValueError, match="distribution_mode"):
         MazeEnv(distribution_mode="medium")
+
+
+def test_gymnasium_make_works_right_after_import_mazepolicy_without_procgen():
+    """The README's order, in a fresh interpreter: ``import mazepolicy``, then
+    ``gymnasium.make``. Importing mazepolicy registers the ids but starts no procgen."""
+    code = (
+        "import sys, mazepolicy\n"
+        "assert 'procgen' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)\n"
+        "import gymnasium as gym\n"
+        "env = gym.make('mazepolicy/maze-topright-5-v0')\n"
+        "obs, info = env.reset(seed=0)\n"
+        "vec = gym.make_vec('mazepolicy/maze-anywhere-v0', num_envs=2)\n"
+        "print(obs.shape, vec.num_envs, type(env.unwrapped).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "(64, 64, 3) 2 MazeEnv"
+
+
+def test_every_shipped_variant_has_an_id_after_import_mazepolicy():
+    ids = set(register_envs())
+    assert {variant_env_id(name) for name in list_variants()} <= ids
+    assert all(env_id in gym.registry for env_id in ids)
+
+
+def test_record_episode_statistics_and_other_wrappers_on_the_single_env():
+    """gymnasium's own wrappers over gym.make: RecordEpisodeStatistics puts its
+    ``episode`` (it raised while the env wrote a key of that name) and matches ours."""
+    from gymnasium.wrappers import (
+        ClipReward,
+        FrameStackObservation,
+        GrayscaleObservation,
+        RecordEpisodeStatistics,
+    )
+
+    base = gym.make("mazepolicy/maze-anywhere-easy-v0")
+    env = RecordEpisodeStatistics(ClipReward(FrameStackObservation(
+        GrayscaleObservation(base), 2), 0.0, 1.0))
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (2, 64, 64)
+    for _ in range(3):
+        actions = walk_to_cheese(base.unwrapped, info)
+        for action in actions:
+            obs, reward, terminated, truncated, info = env.step(action)
+        assert terminated and not truncated and reward == 1.0  # clipped from 10
+        assert info["episode"]["r"] == 1.0 and info["episode"]["l"] == len(actions)
+        assert info["episode_length"] == len(actions) and info["episode_return"] == 10.0
+        obs, info = env.reset()
+
+
+def test_time_limit_and_record_episode_statistics_from_gym_make():
+    env = gym.wrappers.RecordEpisodeStatistics(
+        gym.make("mazepolicy/maze-topright-5-v0", max_episode_steps=4))
+    env.reset(seed=1)
+    for _ in range(2):
+        for _ in range(4):
+            _, _, terminated, truncated, info = env.step(NOOP)
+        assert truncated and not terminated and info["episode"]["l"] == 4
+        env.reset()
+    assert len(env.length_queue) == 2

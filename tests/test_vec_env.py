@@ -86,9 +86,61 @@ def test_no_cheese_and_fixed_cell():
     assert (info["cheese_cell"] == 2).all()
 
 
-def test_fixed_cell_on_wall_raises():
-    with pytest.raises(ValueError, match="on a wall|outside"):
-        MazeVecEnv(num_envs=4, cheese=FixedCell(1, 1), seed=1).reset()
+def test_fixed_cell_on_a_wall_leaves_the_maze_without_cheese_and_says_why():
+    """(1, 1) is a wall in every procgen maze: no cheese, a recorded reason, no error."""
+    env = MazeVecEnv(num_envs=4, cheese=FixedCell(1, 1), seed=1)
+    _, info = env.reset()
+    assert (info["cheese_cell"] == -1).all()
+    assert all(env.get_state(i).cheese_cell is None for i in range(4))
+    assert info["_placement_skipped"].all()
+    assert all("(1, 1) is on a wall" in reason for reason in info["placement_skipped"])
+    _, _, _, truncated, info = end_episodes(env)  # autoresets skip again, no exception
+    assert truncated.all() and info["_placement_skipped"].all()
+
+
+def test_fixed_cell_outside_small_mazes_skips_them_and_places_in_the_others():
+    """FixedCell(8, 8) in hard mode: mazes of side <= 8 get no cheese and a reason, the
+    others get the cheese at (8, 8) (even cells are always free), through autoresets."""
+    seeds = list(range(30))  # level sides 3 .. 25
+    env = MazeVecEnv(num_envs=10, cheese=FixedCell(8, 8), level_seeds=seeds, seed=0,
+                     num_threads=1)
+    _, info = env.reset()
+    small = big = 0
+    for _ in range(3):  # the first frame and two autoresets: all 30 levels
+        for i in range(env.num_envs):
+            n, state = info["maze_dim"][i], env.get_state(i)
+            skipped = "placement_skipped" in info and info["_placement_skipped"][i]
+            if n <= 8:
+                small += 1
+                assert skipped and info["placement_skipped"][i] == (
+                    f"FixedCell(8, 8) is outside the {n}x{n} maze")
+                assert tuple(info["cheese_cell"][i]) == (-1, -1) and state.cheese_cell is None
+            else:
+                big += 1
+                assert not skipped
+                assert tuple(info["cheese_cell"][i]) == (8, 8) == state.cheese_cell
+        _, _, _, truncated, info = end_episodes(env)
+        assert truncated.all()
+    assert small > 0 and big > 0
+
+
+def test_a_fixed_cell_no_maze_of_the_mode_holds_is_refused_at_construction():
+    with pytest.raises(ValueError, match=r"FixedCell\(25, 0\) never fits a 'hard'-mode maze"):
+        MazeVecEnv(num_envs=1, cheese=FixedCell(25, 0))
+    with pytest.raises(ValueError, match=r"FixedCell\(0, 15\) never fits a 'easy'-mode"):
+        MazeVecEnv(num_envs=1, cheese=FixedCell(0, 15), distribution_mode="easy")
+    MazeVecEnv(num_envs=1, cheese=FixedCell(14, 14), distribution_mode="easy")  # fits 15x15
+    MazeVecEnv(num_envs=1, cheese=FixedCell(24, 24))  # fits the 25x25 hard mazes
+
+
+def test_an_edit_clears_the_skip_reason():
+    env = MazeVecEnv(num_envs=2, cheese=FixedCell(1, 1), seed=1)
+    _, info = env.reset()
+    assert info["_placement_skipped"].all()
+    env.set_cheese(0, (2, 2))
+    _, _, _, _, info = env.step(np.full(2, NOOP))
+    assert info["_placement_skipped"].tolist() == [False, True]
+    assert info["placement_skipped"][0] == "" and tuple(info["cheese_cell"][0]) == (2, 2)
 
 
 def test_same_seed_same_levels_cheese_and_frames():
@@ -150,7 +202,8 @@ def test_timeout_outcome():
     assert truncated.all() and not terminated.any() and (reward == 0).all()
     assert info["_timed_out"].all() and info["timed_out"].all()
     assert not info["reached_cheese"].any() and not info["reached_top_right"].any()
-    assert (info["episode_length"] == 500).all() and (info["episode"]["l"] == 500).all()
+    assert (info["episode_length"] == 500).all() and (info["episode_return"] == 0).all()
+    assert "episode" not in info and "_episode" not in info  # gymnasium's wrapper's key
 
 
 def _free_neighbour(state: MazeState, cell):
@@ -349,3 +402,165 @@ def test_frames_handed_out_are_never_overwritten_by_later_steps():
     assert any(not np.array_equal(snapshots[0], s) for s in snapshots[1:])
     for frames, snapshot in zip(handed_out, snapshots, strict=True):
         np.testing.assert_array_equal(frames, snapshot)
+
+
+def _env_and_engine(env: MazeVecEnv) -> dict:
+    """Everything an edit could change: every env's engine state bytes, the frames and
+    the tracked info."""
+    return {
+        "states": [env._gym3.get_state_of(i) for i in range(env.num_envs)],
+        "frames": env.observe(),
+        "mouse": env.mouse_cells,
+        "cheese": env.cheese_cells,
+        "maze_dim": env.maze_dims,
+        "steps": env.episode_steps,
+        "seeds": env.running_level_seeds,
+        "versions": env.maze_versions,
+        "free": [env.free_grid(i) for i in range(env.num_envs)],
+        "snapshot": {k: v for k, v in env.snapshot().items() if k != "states"},
+    }
+
+
+def _assert_same(before: dict, after: dict) -> None:
+    assert before["states"] == after["states"], "the engine was written"
+    for key in before:
+        if key == "snapshot":
+            for k, v in before[key].items():
+                assert np.array_equal(v, after[key][k]), k
+        elif key != "states":
+            assert all(np.array_equal(a, b) for a, b in zip(before[key], after[key],
+                                                             strict=True)), key
+
+
+def _bad_edits(env: MazeVecEnv, hard: MazeVecEnv) -> dict:
+    state = env.get_state(0)
+    mouse = state.mouse_cell
+    wall = tuple(int(v) for v in np.argwhere(~state.free)[0][::-1])  # (x, y) of a wall
+    broken = state.copy()
+    broken.world[0, 0] = 7  # not a cell value
+    other_mode = hard.snapshot()
+    short = env.snapshot()
+    short["episode_return"] = short["episode_return"][:1]
+    corrupt = env.snapshot()
+    corrupt["states"] = corrupt["states"].copy()
+    corrupt["states"][-5] ^= 0xFF  # env 1's grid tail: env 0's state is still fine
+    return {
+        "set_state hard state": lambda: env.set_state(0, hard.get_state(0)),
+        "set_state hard bytes": lambda: env.set_state(0, hard.get_state(0).to_bytes()),
+        "set_state garbage": lambda: env.set_state(0, b"garbage"),
+        "set_state invalid": lambda: env.set_state(0, broken),
+        "set_state not a state": lambda: env.set_state(0, 5),
+        "set_cheese float": lambda: env.set_cheese(0, (1.5, 0)),
+        "set_cheese bool": lambda: env.set_cheese(0, (True, 0)),
+        "set_cheese wall": lambda: env.set_cheese(0, wall),
+        "set_cheese outside": lambda: env.set_cheese(0, (99, 0)),
+        "set_cheese mouse": lambda: env.set_cheese(0, mouse),
+        "set_mouse float": lambda: env.set_mouse(0, (np.float64(2.0), 0)),
+        "set_mouse wall": lambda: env.set_mouse(0, wall),
+        "set_wall bool": lambda: env.set_wall(0, (2, False)),
+        "set_wall mouse": lambda: env.set_wall(0, mouse),
+        "set_wall index": lambda: env.set_wall(1.0, (2, 2)),
+        "restore other mode": lambda: env.restore(other_mode),
+        "restore short column": lambda: env.restore(short),
+        "restore corrupt state": lambda: env.restore(corrupt),
+    }
+
+
+def test_a_failed_edit_leaves_env_and_engine_exactly_as_they_were():
+    """Every edit method validates completely before the first byte reaches the engine
+    (a hard state into an easy env used to overwrite the engine, then fail)."""
+    env = MazeVecEnv(num_envs=2, cheese=TopRightRegion(5), distribution_mode="easy", seed=3)
+    hard = MazeVecEnv(num_envs=2, seed=3)
+    env.reset()
+    hard.reset()
+    env.step(np.array([UP, RIGHT]))  # mid-episode, so the clocks are not all zero
+    for name, edit in _bad_edits(env, hard).items():
+        before = _env_and_engine(env)
+        with pytest.raises((ValueError, TypeError)):
+            edit()
+        try:
+            _assert_same(before, _env_and_engine(env))
+        except AssertionError as err:
+            raise AssertionError(f"{name}: {err}") from None
+        env.step(np.array([NOOP, NOOP]))  # and the env still runs
+    env.set_cheese(0, (0, 2))  # a good edit still works
+    assert tuple(env.cheese_cells[0]) == (0, 2)
+
+
+def test_a_state_from_the_other_mode_is_refused_with_a_clear_error():
+    env = MazeVecEnv(num_envs=1, distribution_mode="easy", seed=0)
+    hard = MazeVecEnv(num_envs=1, seed=0)
+    env.reset()
+    hard.reset()
+    with pytest.raises(ValueError, match=r"'hard' env \(world 25\); this env is 'easy'"):
+        env.set_state(0, hard.get_state(0))
+    with pytest.raises(ValueError, match="'hard' env"):
+        env.restore(hard.snapshot())
+
+
+@pytest.mark.parametrize("cell", [(1.5, 0), (0, 2.0), (True, 0), (0, np.True_), "02", (0,),
+                                  (0, 0, 0), None, 3])
+def test_cells_must_be_int_pairs_in_every_edit(cell):
+    env = MazeVecEnv(num_envs=1, seed=0)
+    env.reset()
+    with pytest.raises(ValueError, match="pair of ints"):
+        env.set_mouse(0, cell)
+    with pytest.raises(ValueError, match="pair of ints"):
+        env.set_wall(0, cell)
+    if cell is not None:  # None removes the cheese
+        with pytest.raises(ValueError, match="pair of ints"):
+            env.set_cheese(0, cell)
+
+
+def test_numpy_int_cells_are_accepted():
+    env = MazeVecEnv(num_envs=1, seed=0)
+    env.reset()
+    env.set_cheese(0, np.array([0, 2]))
+    env.set_mouse(0, (np.int32(2), np.int64(0)))
+    assert tuple(env.cheese_cells[0]) == (0, 2) and tuple(env.mouse_cells[0]) == (2, 0)
+
+
+def test_gymnasium_vector_wrappers_on_the_native_vector_env():
+    """make_vec's native MazeVecEnv (SAME_STEP autoreset) under gymnasium's vector
+    RecordEpisodeStatistics (it raised on the env's own ``episode`` key) and friends."""
+    import gymnasium as gym
+    from gymnasium.wrappers import vector as vw
+
+    venv = gym.make_vec("mazepolicy/maze-topright-5-v0", num_envs=3, max_episode_steps=5,
+                        seed=0)
+    assert isinstance(venv, MazeVecEnv)
+    # (gymnasium's vector observation wrappers accept only NEXT_STEP autoreset envs)
+    env = vw.RecordEpisodeStatistics(vw.NormalizeReward(vw.ClipReward(venv, 0, 1)))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3, 64, 64, 3)
+    ends = 0
+    for step in range(1, 11):
+        _, _, terminated, truncated, info = env.step(np.full(3, NOOP))
+        if step % 5 == 0:
+            assert truncated.all() and info["_episode"].all()
+            assert (info["episode"]["l"] == 5).all() and (info["episode"]["r"] == 0).all()
+            assert (info["episode_length"] == info["episode"]["l"]).all()
+            ends += 1
+        else:
+            assert not truncated.any() and "episode" not in info
+    assert ends == 2 and env.episode_count == 6
+
+
+def test_gymnasium_sync_vector_env_of_single_envs():
+    import gymnasium as gym
+    from gymnasium.wrappers import vector as vw
+
+    from mazepolicy.envs.single import MazeEnv
+
+    # the env's own 3-step timeout (gym.make's max_episode_steps would add a TimeLimit)
+    env = vw.RecordEpisodeStatistics(vw.GrayscaleObservation(gym.vector.SyncVectorEnv(
+        [lambda: MazeEnv("maze-anywhere", max_episode_steps=3)] * 2)))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (2, 64, 64)
+    for step in range(1, 9):  # NEXT_STEP autoreset: episodes end at steps 3 and 7
+        _, _, _, truncated, info = env.step(np.full(2, NOOP))
+        assert truncated.all() == (step in (3, 7))
+        if step in (3, 7):
+            assert (info["episode"]["l"] == 3).all() and info["_episode"].all()
+    assert env.episode_count == 4
+    env.close()

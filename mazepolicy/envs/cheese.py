@@ -7,6 +7,17 @@ the same cheese). ``None`` means no cheese. Cells are (x, y) in inner-maze coord
 x to the right, y up, (0, 0) the mouse's start cell (bottom-left), (n-1, n-1) the
 top-right corner.
 
+Placements that cannot apply to a maze: a placement raises :class:`PlacementSkipped`
+for a maze it cannot place cheese in (``FixedCell(8, 8)`` in a 7x7 maze, or on one of
+its walls; a region with no free cell). :class:`~mazepolicy.envs.MazeVecEnv` then
+leaves that maze without cheese and records the reason in
+``info["placement_skipped"]`` (masked by ``info["_placement_skipped"]``) for as long
+as that episode runs: never an exception in the middle of a run. A placement that can
+never apply to a distribution mode is refused when the env is built instead:
+``FixedCell(x, y)`` with x or y >= the mode's largest maze (15 easy, 25 hard) raises
+``ValueError`` in ``MazeVecEnv(...)`` (placements may define ``check_mode(mode)`` for
+that). Any other exception a placement raises is a bug and propagates.
+
 Example:
     >>> import procgen
     >>> from mazepolicy.envs.state import MazeState
@@ -25,9 +36,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mazepolicy.envs.state import Cell, MazeState
+from mazepolicy.envs.cells import Cell, as_cell, max_maze_dim
+from mazepolicy.envs.state import MazeState
 
 CheesePlacement = Callable[[MazeState, np.random.Generator], Cell | None]
+
+
+class PlacementSkipped(Exception):
+    """Raised by a placement for a maze it cannot place cheese in; the env leaves that
+    maze without cheese and records ``str(exc)`` in ``info["placement_skipped"]``.
+
+    Not a ``ValueError`` on purpose: a genuine bad value must not be mistaken for it.
+    """
 
 
 def _free_cells_except_mouse(state: MazeState, min_coord: int = 0) -> np.ndarray:
@@ -43,7 +63,7 @@ def _free_cells_except_mouse(state: MazeState, min_coord: int = 0) -> np.ndarray
 
 def _choose(cells: np.ndarray, rng: np.random.Generator, what: str) -> Cell:
     if len(cells) == 0:
-        raise ValueError(f"no free cell available for {what}")
+        raise PlacementSkipped(f"{what}: no free cell available")
     x, y = cells[rng.integers(len(cells))]
     return int(x), int(y)
 
@@ -60,7 +80,7 @@ class TopRightRegion:
     n: int
 
     def __post_init__(self):
-        if int(self.n) != self.n or self.n < 0:
+        if isinstance(self.n, bool) or not isinstance(self.n, int | np.integer) or self.n < 0:
             raise ValueError(f"TopRightRegion size must be an int >= 0, got {self.n!r}")
 
     def __call__(self, state: MazeState, rng: np.random.Generator) -> Cell:
@@ -79,18 +99,51 @@ class Anywhere:
 
 @dataclass(frozen=True)
 class FixedCell:
-    """Cheese always at cell (x, y); ``ValueError`` for a maze where that cell is unusable.
+    """Cheese always at cell (x, y), in inner-maze coordinates ((0, 0) bottom-left).
 
-    In Procgen mazes the cells with even x and even y are always free.
+    ``x`` and ``y`` must be ints >= 0 (``ValueError`` otherwise). A maze where that cell
+    is outside the maze, on a wall or under the mouse gets no cheese: the placement
+    raises :class:`PlacementSkipped` with the reason, which the env records in
+    ``info["placement_skipped"]``. An env whose largest maze cannot hold the cell
+    (x or y >= 15 in easy mode, >= 25 in hard mode) refuses it at construction
+    (:meth:`check_mode`). In Procgen mazes the cells with even x and even y are always
+    free.
+
+    Example:
+        >>> FixedCell(8, 8).check_mode("hard")
+        >>> FixedCell(30, 0).check_mode("hard")
+        Traceback (most recent call last):
+        ...
+        ValueError: FixedCell(30, 0) never fits a 'hard'-mode maze (at most 25x25)
     """
 
     x: int
     y: int
 
+    def __post_init__(self):
+        x, y = as_cell((self.x, self.y), "FixedCell cell")
+        if x < 0 or y < 0:
+            raise ValueError(f"FixedCell cell {(x, y)} has a negative coordinate")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    def check_mode(self, distribution_mode: str) -> None:
+        """``ValueError`` unless the cell fits the largest maze of ``distribution_mode``."""
+        n = max_maze_dim(distribution_mode)
+        if self.x >= n or self.y >= n:
+            raise ValueError(
+                f"FixedCell({self.x}, {self.y}) never fits a {distribution_mode!r}-mode maze "
+                f"(at most {n}x{n})"
+            )
+
     def __call__(self, state: MazeState, rng: np.random.Generator) -> Cell:
-        cell = state.check_cell((self.x, self.y), f"FixedCell cheese (level {state.level_seed})")
+        cell, n = (self.x, self.y), state.maze_dim
+        if self.x >= n or self.y >= n:
+            raise PlacementSkipped(f"FixedCell{cell} is outside the {n}x{n} maze")
+        if not state.free[self.y, self.x]:
+            raise PlacementSkipped(f"FixedCell{cell} is on a wall of this maze")
         if cell == state.mouse_cell:
-            raise ValueError(f"FixedCell cheese {cell} is under the mouse")
+            raise PlacementSkipped(f"FixedCell{cell} is under the mouse")
         return cell
 
 
@@ -126,9 +179,9 @@ def placement_from_spec(spec: str | dict | None) -> CheesePlacement | None:
     if isinstance(spec, dict) and len(spec) == 1:
         (key, value), = spec.items()
         if key == "top_right":
-            return TopRightRegion(int(value))
-        if key == "fixed" and len(value) == 2:
-            return FixedCell(int(value[0]), int(value[1]))
+            return TopRightRegion(value)
+        if key == "fixed":
+            return FixedCell(*as_cell(value, "fixed cheese cell"))
     raise ValueError(
         f"unknown cheese spec {spec!r}; use 'engine', 'anywhere', 'none', 'top-right-N', "
         "{'top_right': N} or {'fixed': [x, y]}"

@@ -29,8 +29,7 @@ from itertools import pairwise
 import numpy as np
 
 from mazepolicy.envs.actions import ACTION_DELTAS, DOWN, LEFT, NOOP, NUM_ACTIONS, RIGHT, UP
-
-Cell = tuple[int, int]
+from mazepolicy.envs.cells import Cell, as_cell, check_in_maze
 
 # Neighbour order for tie-breaks: right, up, left, down, as (dx, dy, action).
 _STEPS = ((1, 0, RIGHT), (0, 1, UP), (-1, 0, LEFT), (0, -1, DOWN))
@@ -44,15 +43,6 @@ def _grid(free: np.ndarray) -> np.ndarray:
     return grid
 
 
-def _as_cell(cell: Cell, what: str) -> Cell:
-    """``cell`` as a pair of Python ints; ``ValueError`` if it is not an (x, y) pair."""
-    try:
-        x, y = (int(v) for v in cell)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an (x, y) pair of ints, got {cell!r}") from None
-    return x, y
-
-
 def check_cell(free: np.ndarray, cell: Cell, what: str = "cell") -> Cell:
     """``cell`` = (x, y) as ints; ``ValueError`` naming it if it is outside the grid or on
     a wall. (x, y) are inner-maze coordinates, (0, 0) the bottom-left start cell.
@@ -61,11 +51,8 @@ def check_cell(free: np.ndarray, cell: Cell, what: str = "cell") -> Cell:
         >>> check_cell(np.ones((3, 3), dtype=bool), (np.int64(2), 1))
         (2, 1)
     """
-    x, y = _as_cell(cell, what)
     free = _grid(free)
-    n_y, n_x = free.shape
-    if not (0 <= x < n_x and 0 <= y < n_y):
-        raise ValueError(f"{what} {(x, y)} is outside the {n_x}x{n_y} maze")
+    x, y = check_in_maze(cell, free.shape, what)
     if not free[y, x]:
         raise ValueError(f"{what} {(x, y)} is on a wall")
     return x, y
@@ -158,7 +145,7 @@ def greedy_action(field: np.ndarray, cell: Cell) -> int:
         >>> greedy_action(field, (0, 0)) == RIGHT, greedy_action(field, (2, 0)) == NOOP
         (True, True)
     """
-    x, y = _as_cell(cell, "cell")
+    x, y = as_cell(cell, "cell")
     n_y, n_x = field.shape
     if not (0 <= x < n_x and 0 <= y < n_y):
         raise ValueError(f"cell {(x, y)} is outside the {n_x}x{n_y} maze")
@@ -235,7 +222,7 @@ def path_length(path: Sequence[Cell]) -> int:
     """
     if len(path) == 0:
         raise ValueError("path is empty")
-    cells = [_as_cell(c, "path cell") for c in path]
+    cells = [as_cell(c, "path cell") for c in path]
     for i, ((x0, y0), (x1, y1)) in enumerate(pairwise(cells)):
         if abs(x1 - x0) + abs(y1 - y0) != 1:
             raise ValueError(f"path cells {i} {(x0, y0)} and {i + 1} {(x1, y1)} are not adjacent")
@@ -266,7 +253,7 @@ def manhattan(a: Cell, b: Cell) -> int:
         >>> manhattan((0, 0), (2, 3))
         5
     """
-    (ax, ay), (bx, by) = _as_cell(a, "a"), _as_cell(b, "b")
+    (ax, ay), (bx, by) = as_cell(a, "a"), as_cell(b, "b")
     return abs(ax - bx) + abs(ay - by)
 
 
@@ -277,7 +264,7 @@ def euclidean(a: Cell, b: Cell) -> float:
         >>> euclidean((0, 0), (3, 4))
         5.0
     """
-    (ax, ay), (bx, by) = _as_cell(a, "a"), _as_cell(b, "b")
+    (ax, ay), (bx, by) = as_cell(a, "a"), as_cell(b, "b")
     return math.hypot(ax - bx, ay - by)
 
 

@@ -4,7 +4,8 @@ SB3 semantics: ``reset()`` returns observations only (infos in ``reset_infos``);
 ``step_wait()`` returns ``(obs, rewards, dones, infos)`` with one info dict per env.
 Every info holds the running episode's ``level_seed``, ``maze_dim``, ``cheese_cell``,
 ``mouse_cell`` (cells as (x, y) tuples in inner-maze coordinates, (0, 0) the
-bottom-left start) and ``episode_step``. An env whose episode ended is already reset;
+bottom-left start) and ``episode_step`` (and ``placement_skipped``, a str, while a maze
+runs that its cheese placement could not apply to). An env whose episode ended is already reset;
 its info also carries ``TimeLimit.truncated`` (True for the 500-step timeout, False when
 the cheese was reached), the outcome keys (``reached_cheese``, ``reached_top_right``,
 ``timed_out``, ``episode_return``, ``episode_length``, ``top_right_step``,
@@ -91,18 +92,24 @@ class MazeSB3VecEnv(VecEnv):
         for i in np.flatnonzero(dones):
             item = infos[i]
             item.update({key: _item(info[key][i]) for key in OUTCOME_KEYS})
-            item["episode"] = {"r": float(info["episode"]["r"][i]),
-                               "l": int(info["episode"]["l"][i])}
+            # SB3's Monitor convention (its logger reads it); the vector env itself has
+            # no "episode" key, which gymnasium reserves for RecordEpisodeStatistics
+            item["episode"] = {"r": float(info["episode_return"][i]),
+                               "l": int(info["episode_length"][i])}
             item["TimeLimit.truncated"] = bool(truncated[i])
         return obs, reward, dones, infos
 
     def _running_infos(self, info: dict) -> list[dict]:
         columns = {key: info[key].tolist() for key in RUNNING_KEYS}
-        return [
+        infos = [
             {key: tuple(col[i]) if isinstance(col[i], list) else col[i]
              for key, col in columns.items()}
             for i in range(self.num_envs)
         ]
+        if "placement_skipped" in info:  # mazes left without cheese, and why
+            for i in np.flatnonzero(info["_placement_skipped"]):
+                infos[i]["placement_skipped"] = str(info["placement_skipped"][i])
+        return infos
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Seed the next ``reset()``'s level sequence (one engine seed for all envs)."""

@@ -60,7 +60,7 @@ def _first(info: dict) -> dict:
             out[key] = _first(value)
         else:
             item = value[0]
-            out[key] = item.item() if np.ndim(item) == 0 else item
+            out[key] = item.item() if isinstance(item, np.generic) else item
     return out
 
 
@@ -79,7 +79,10 @@ class MazeEnv(gym.Env):
 
     ``info`` holds the keys of :class:`MazeVecEnv`'s info for this one env: ``level_seed``,
     ``maze_dim``, ``cheese_cell`` ((2,) array, (-1, -1) without cheese), ``mouse_cell``,
-    ``episode_step``, and at an episode end the outcome keys and ``episode`` {"r", "l"}.
+    ``episode_step``, at an episode end the outcome keys (``episode_return``,
+    ``episode_length``, ...; no ``episode`` key, which gymnasium's
+    ``RecordEpisodeStatistics`` adds itself), and ``placement_skipped`` (a str) while a
+    maze runs whose cheese placement could not apply.
 
     Example:
         >>> env = MazeEnv("maze-anywhere", seed=1)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mazepolicy.envs.cells import WORLD_DIMS, Cell, as_cell, check_in_maze
+
 WALL = 51
 FREE = 100
 CHEESE = 2
@@ -43,8 +45,6 @@ DISTRIBUTION_MODE_OPTION = 7  # index of distribution_mode among the 12 option i
 DISTRIBUTION_MODES = {0: "easy", 1: "hard", 2: "extreme", 3: "memory", 10: "exploration"}
 MAX_STRING_BYTES = 1 << 20
 ENTITY_BYTES = 124
-
-Cell = tuple[int, int]
 
 _I32 = struct.Struct("<i")
 
@@ -523,7 +523,7 @@ class MazeState:
             raise MazeStateError(f"expected {NUM_OPTIONS} options, got {len(self.options)}")
         if self.options[USE_GENERATED_ASSETS_OPTION] != 0:
             raise MazeStateError("use_generated_assets must be 0 for a restorable state")
-        expected_world = {"easy": 15, "hard": 25}.get(self.distribution_mode)
+        expected_world = WORLD_DIMS.get(self.distribution_mode)
         if expected_world != self.world_dim:
             raise MazeStateError(
                 f"distribution mode {self.distribution_mode!r} does not match "
@@ -634,7 +634,8 @@ class MazeState:
         return cell[0] + self.margin, cell[1] + self.margin
 
     def check_cell(self, cell: Cell, what: str = "cell") -> Cell:
-        """Return ``cell`` as ints; ``ValueError`` if outside the maze or on a wall.
+        """Return ``cell`` as ints; ``ValueError`` if it is not an (x, y) pair of ints
+        (floats and bools are refused), lies outside the maze or is on a wall.
 
         ``cell`` is (x, y) in inner-maze coordinates, (0, 0) the bottom-left start cell.
         """
@@ -645,14 +646,7 @@ class MazeState:
 
     def _in_maze(self, cell: Cell, what: str) -> Cell:
         """``cell`` as two ints; ``ValueError`` unless it is an (x, y) inside the maze."""
-        try:
-            x, y = (int(v) for v in cell)
-        except (TypeError, ValueError):
-            raise ValueError(f"{what} must be an (x, y) pair of ints, got {cell!r}") from None
-        n = self.maze_dim
-        if not (0 <= x < n and 0 <= y < n):
-            raise ValueError(f"{what} {(x, y)} is outside the {n}x{n} maze")
-        return x, y
+        return check_in_maze(cell, self.maze_dim, what)
 
     # ---------------------------------------------------------------- mouse
     @property
@@ -714,7 +708,7 @@ class MazeState:
         World (0, 0) is the bottom-left of the whole world. Used for edits outside the inner
         maze, such as the top-right corridor through the padding.
         """
-        wx, wy = (int(v) for v in world_cell)
+        wx, wy = as_cell(world_cell, "world cell")
         if not (0 <= wx < self.world_dim and 0 <= wy < self.world_dim):
             raise ValueError(f"world cell {(wx, wy)} is outside the {self.world_dim}^2 world")
         if value not in CELL_VALUES:

@@ -78,7 +78,10 @@ class EnvVariant:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{where}: {key} must be an int >= 0, got {value!r}")
         try:
-            self.placement()
+            placement = self.placement()
+            check_mode = getattr(placement, "check_mode", None)
+            if check_mode is not None:  # e.g. a fixed cell no maze of the mode holds
+                check_mode(self.distribution_mode)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
 

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -42,9 +43,16 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from mazepolicy.envs.actions import ACTION_DELTA_ARRAY, NOOP, NUM_ACTIONS
-from mazepolicy.envs.cheese import CheesePlacement
+from mazepolicy.envs.cells import Cell, world_dim
+from mazepolicy.envs.cheese import CheesePlacement, PlacementSkipped
 from mazepolicy.envs.procgen_backend import make_gym3_env
-from mazepolicy.envs.state import MAX_LEVEL_SEED, WALL, Cell, MazeState, write_level_seed_range
+from mazepolicy.envs.state import (
+    MAX_LEVEL_SEED,
+    WALL,
+    MazeState,
+    MazeStateError,
+    write_level_seed_range,
+)
 
 EPISODE_STEPS = 500  # the engine's timeout
 SNAPSHOT_KEYS = ("states", "state_lengths", "episode_return", "top_right_step", "seed_cursor")
@@ -89,8 +97,23 @@ class MazeVecEnv(gym.vector.VectorEnv):
     corner cell), ``timed_out``, ``episode_return``, ``episode_length``,
     ``top_right_step`` (step of the first corner visit, -1 if none),
     ``episode_level_seed``, ``episode_cheese_cell``, ``episode_maze_dim``, each with a
-    ``_key`` mask of the envs that finished, and ``episode`` = {"r", "l"} as
-    gymnasium's ``RecordEpisodeStatistics`` writes it.
+    ``_key`` mask of the envs that finished. There is no ``episode`` key: gymnasium
+    reserves it for its ``RecordEpisodeStatistics`` wrapper, which works on this env
+    (``episode_return`` and ``episode_length`` hold the same numbers).
+
+    A placement that cannot apply to a maze (``FixedCell(8, 8)`` in a 7x7 maze, or on
+    a wall; see :class:`~mazepolicy.envs.cheese.PlacementSkipped`) leaves that maze
+    without cheese; while its episode runs, ``info["placement_skipped"]`` (N,) holds
+    the reason (a str, "" for the other envs), masked by ``info["_placement_skipped"]``.
+    Both keys are present only when some running maze was skipped; an edit through
+    :meth:`set_state` (or ``set_cheese`` ...) clears that env's reason. A ``FixedCell``
+    that cannot fit even the mode's largest maze is refused here, at construction.
+
+    Edits (:meth:`set_state`, :meth:`set_cheese`, :meth:`set_mouse`, :meth:`set_wall`,
+    :meth:`restore`) validate everything, including that a state belongs to this env's
+    distribution mode (world size), before anything is written: a failed edit raises
+    (``ValueError``; :class:`~mazepolicy.envs.state.MazeStateError` for states) and
+    leaves the env and its engine exactly as they were.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"]}
@@ -119,6 +142,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if cheese is not None and not callable(cheese):
             raise TypeError(f"cheese must be a placement callable or None, got {cheese!r}")
+        check_mode = getattr(cheese, "check_mode", None)
+        if check_mode is not None:
+            check_mode(distribution_mode)  # e.g. a FixedCell that no maze of the mode holds
         self.num_envs = int(num_envs)
         self.cheese = cheese
         self.distribution_mode = distribution_mode
@@ -214,15 +240,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """Write a state (validated) into env ``env_index``; returns its new frame (64, 64, 3).
 
         The running episode continues from the written state (its ``cur_time`` included);
-        outcome tracking follows the new grid, mouse and cheese.
+        outcome tracking follows the new grid, mouse and cheese. ``state`` must come from
+        an env of the same distribution mode (world size); any invalid state raises
+        :class:`~mazepolicy.envs.state.MazeStateError` with env and engine unchanged.
         """
         self._require_reset()
         i = self._check_index(env_index)
-        if not isinstance(state, MazeState):
-            state = MazeState.from_bytes(state)
-        self._write_state(i, state)
-        self._track_state(i, state)
-        self._ep_len[i] = state.cur_time
+        state, data = self._checked_state(state)  # everything checked before any write
+        self._write_checked_state(i, state, data)
         self._obs = self._gym3.observe()[1]["rgb"]
         return self._obs[i].copy()
 
@@ -326,30 +351,50 @@ class MazeVecEnv(gym.vector.VectorEnv):
 
     def restore(self, snapshot: dict) -> np.ndarray:
         """Continue from a :meth:`snapshot` of an env with the same settings and
-        ``num_envs``; returns the current frames (N, 64, 64, 3)."""
+        ``num_envs``; returns the current frames (N, 64, 64, 3).
+
+        The whole snapshot is checked (keys, shapes, every state and its distribution
+        mode) before anything is written; a bad one raises ``ValueError`` and leaves the
+        env and its engine as they were. (Placement skip reasons are not part of a
+        snapshot: after a restore no env reports one.)"""
+        if not isinstance(snapshot, dict):
+            raise TypeError(f"snapshot must be a dict, got {type(snapshot).__name__}")
         missing = sorted(set(SNAPSHOT_KEYS) - set(snapshot))
         if missing:
             raise ValueError(f"snapshot lacks {missing}")
         lengths = np.asarray(snapshot["state_lengths"])
         if lengths.shape != (self.num_envs,):
-            raise ValueError(
-                f"snapshot holds {lengths.shape[0]} envs, this env has {self.num_envs}"
-            )
-        blob = np.asarray(snapshot["states"], dtype=np.uint8).tobytes()
+            held = lengths.shape[0] if lengths.ndim == 1 else f"shape {lengths.shape} of"
+            raise ValueError(f"snapshot holds {held} envs, this env has {self.num_envs}")
+        if not np.issubdtype(lengths.dtype, np.integer) or (lengths < 0).any():
+            raise ValueError("snapshot state_lengths must be ints >= 0")
+        raw = np.asarray(snapshot["states"])
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"snapshot states must be uint8 bytes (1-D), got {raw.dtype} "
+                             f"{raw.shape}")
+        blob = raw.tobytes()
         if int(lengths.sum()) != len(blob):
             raise ValueError("snapshot state lengths do not add up to its state bytes")
-        if self._gym3 is None:
-            self._open_engine()
+        columns = {}
+        for key, dtype in (("episode_return", np.float32), ("top_right_step", np.int64),
+                           ("seed_cursor", np.int64)):
+            value = np.asarray(snapshot[key])
+            if value.shape != (self.num_envs,) or not np.isfinite(value.astype(float)).all():
+                raise ValueError(f"snapshot {key} must be {self.num_envs} finite numbers, "
+                                 f"got {value.dtype} {value.shape}")
+            columns[key] = value.astype(dtype)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         bounds = zip(offsets[:-1], offsets[1:], strict=True)
-        states = [MazeState.from_bytes(blob[a:b]) for a, b in bounds]
-        for i, state in enumerate(states):
-            self._write_state(i, state)
-            self._track_state(i, state)
-            self._ep_len[i] = state.cur_time
-        self._ep_return[:] = snapshot["episode_return"]
-        self._top_right_step[:] = snapshot["top_right_step"]
-        self._seed_cursor[:] = snapshot["seed_cursor"]
+        checked = [self._checked_state(blob[a:b], f"snapshot state {i}")
+                   for i, (a, b) in enumerate(bounds)]
+        # everything is valid: from here on nothing can fail halfway
+        if self._gym3 is None:
+            self._open_engine()
+        for i, (state, data) in enumerate(checked):
+            self._write_checked_state(i, state, data)
+        self._ep_return[:] = columns["episode_return"]
+        self._top_right_step[:] = columns["top_right_step"]
+        self._seed_cursor[:] = columns["seed_cursor"]
         self._has_reset = True
         self._obs = self._gym3.observe()[1]["rgb"]
         return self._obs.copy()
@@ -370,7 +415,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
             render_mode=self.render_mode,
             reuse_arrays=True,  # every frame handed out is copied once, here
         )
-        world = 15 if self.distribution_mode == "easy" else 25
+        world = world_dim(self.distribution_mode)
         n = self.num_envs
         self._free = np.zeros((n, world + 2, world + 2), dtype=bool)  # world grid + wall border
         self._mouse = np.zeros((n, 2), dtype=np.int64)  # world (x, y)
@@ -384,6 +429,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._top_right_step = np.full(n, -1, dtype=np.int64)
         self._maze_version = np.zeros(n, dtype=np.int64)
         self._seed_cursor = np.arange(n)
+        self._skipped = np.full(n, "", dtype=object)  # why a placement skipped a maze
         if self.level_seeds is None:
             for i in range(n):
                 self._begin_episode(i)
@@ -426,9 +472,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """
         with self._edit_engine_state(i) as (state, buffer):
             state.step["timeout"] = self.max_episode_steps
+            self._skipped[i] = ""
             if self.cheese is not None:
                 seed_words = [state.level_seed & 0xFFFFFFFF, self.placement_seed]
-                cell = self.cheese(state._read_only(), np.random.default_rng(seed_words))
+                try:
+                    cell = self.cheese(state._read_only(), np.random.default_rng(seed_words))
+                except PlacementSkipped as skip:
+                    cell = None  # this maze cannot take the placement: no cheese
+                    self._skipped[i] = str(skip) or type(self.cheese).__name__
                 state.set_cheese(cell)
             if self.level_seeds is not None:
                 self._seed_cursor[i] += self.num_envs  # the scheduled seed is now playing
@@ -477,18 +528,21 @@ class MazeVecEnv(gym.vector.VectorEnv):
         for key in OUTCOME_KEYS:
             info[key] = values[key]
             info[f"_{key}"] = done.copy()
-        info["episode"] = {"r": self._ep_return.copy(), "l": self._ep_len.copy()}
-        info["_episode"] = done.copy()
         return info
 
     def _running_info(self) -> dict:
-        return {
+        info = {
             "level_seed": self._level_seed.copy(),
             "maze_dim": self._maze_dim.copy(),
             "cheese_cell": self._cheese.copy(),
             "mouse_cell": self._mouse - self._margin[:, None],
             "episode_step": self._ep_len.copy(),
         }
+        skipped = self._skipped != ""
+        if skipped.any():
+            info["placement_skipped"] = self._skipped.copy()
+            info["_placement_skipped"] = skipped
+        return info
 
     @contextlib.contextmanager
     def _edit_engine_state(self, i: int) -> Iterator[tuple[MazeState, bytearray]]:
@@ -502,8 +556,30 @@ class MazeVecEnv(gym.vector.VectorEnv):
     def _read_state(self, i: int) -> MazeState:
         return MazeState._from_engine(self._gym3.get_state_of(i))
 
-    def _write_state(self, i: int, state: MazeState) -> None:
-        self._gym3.set_state_of(i, state.to_bytes())
+    def _checked_state(self, state: MazeState | bytes, what: str = "state"):
+        """(state, its bytes), both validated for this env: a valid maze state of this
+        env's distribution mode. Raises before anything is written."""
+        if isinstance(state, MazeState):
+            data = state.to_bytes()  # validates
+        elif isinstance(state, bytes | bytearray | memoryview):
+            data = bytes(state)
+            state = MazeState.from_bytes(data)
+        else:
+            raise TypeError(f"{what} must be a MazeState or bytes, got {type(state).__name__}")
+        mode, world = self.distribution_mode, world_dim(self.distribution_mode)
+        if state.distribution_mode != mode or state.world_dim != world:
+            raise MazeStateError(
+                f"{what} is from a {state.distribution_mode!r} env (world {state.world_dim}); "
+                f"this env is {mode!r} (world {world})"
+            )
+        return state, data
+
+    def _write_checked_state(self, i: int, state: MazeState, data: bytes) -> None:
+        """Write a state that passed :meth:`_checked_state` and track it."""
+        self._gym3.set_state_of(i, data)
+        self._track_state(i, state)
+        self._ep_len[i] = state.cur_time
+        self._skipped[i] = ""
 
     def _check_actions(self, actions) -> np.ndarray:
         a = np.asarray(actions)
@@ -518,6 +594,8 @@ class MazeVecEnv(gym.vector.VectorEnv):
         return a
 
     def _check_index(self, env_index: int) -> int:
+        if isinstance(env_index, bool | np.bool_) or not isinstance(env_index, numbers.Integral):
+            raise TypeError(f"env_index must be an int, got {env_index!r}")
         if not 0 <= int(env_index) < self.num_envs:
             raise IndexError(f"env_index {env_index} out of range for {self.num_envs} envs")
         return int(env_index)

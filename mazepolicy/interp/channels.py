@@ -18,15 +18,13 @@ from collections.abc import Sequence
 
 import torch
 
-from mazepolicy.envs.state import Cell
+from mazepolicy.envs.cells import Cell, check_in_maze
 
 
 def cell_position(cell: Cell, maze_dim: int, world_dim: int, size: int) -> tuple[int, int]:
     """(row, col) of the ``size`` x ``size`` feature map under the centre of inner cell
     ``cell`` = (x, y) of a maze of side ``maze_dim`` centred in a ``world_dim`` world."""
-    x, y = (int(v) for v in cell)
-    if not (0 <= x < maze_dim and 0 <= y < maze_dim):
-        raise ValueError(f"cell {(x, y)} is outside the {maze_dim}x{maze_dim} maze")
+    x, y = check_in_maze(cell, maze_dim)
     margin = (world_dim - maze_dim) // 2
     centre_col = (x + margin + 0.5) / world_dim  # fraction of the frame's width
     centre_row = (world_dim - 1 - (y + margin) + 0.5) / world_dim  # from the top

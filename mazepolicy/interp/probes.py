@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from mazepolicy.envs.actions import ACTION_DELTAS
+from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path
-from mazepolicy.envs.state import Cell, MazeState
+from mazepolicy.envs.state import MazeState
 
 _DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
 

@@ -16,8 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mazepolicy.envs.cells import Cell  # noqa: E402
 from mazepolicy.envs.geometry import decision_square  # noqa: E402
-from mazepolicy.envs.state import Cell, MazeState  # noqa: E402
+from mazepolicy.envs.state import MazeState  # noqa: E402
 from mazepolicy.io import atomic_write_bytes  # noqa: E402
 from mazepolicy.viz.render import draw_maze  # noqa: E402
 

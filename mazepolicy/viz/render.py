@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 import imageio.v3 as iio
 import numpy as np
 
+from mazepolicy.envs.cells import Cell, check_in_maze
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-Cell = tuple[int, int]
 RGB = tuple[int, int, int]
 
 WALL_RGB: RGB = (38, 38, 46)
@@ -51,14 +52,7 @@ def _in_maze(grid: np.ndarray, cell: Cell, what: str) -> Cell:
 
     Walls are allowed: pictures must be able to show broken or edited mazes.
     """
-    try:
-        x, y = (int(v) for v in cell)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an (x, y) pair of ints, got {cell!r}") from None
-    n_y, n_x = grid.shape
-    if not (0 <= x < n_x and 0 <= y < n_y):
-        raise ValueError(f"{what} {(x, y)} is outside the {n_x}x{n_y} maze")
-    return x, y
+    return check_in_maze(cell, grid.shape, what)
 
 
 def _unit(rgb: RGB) -> tuple[float, float, float]:
@@ -267,12 +261,7 @@ def pixel_cell(
         raise ValueError(f"need 1 <= maze_dim <= world_dim, got {maze_dim} and {world_dim}")
     if frame_px < 2 * world_dim:
         raise ValueError(f"frame_px {frame_px} gives cells under 2 px for world_dim {world_dim}")
-    try:
-        x, y = (int(v) for v in cell)
-    except (TypeError, ValueError):
-        raise ValueError(f"cell must be an (x, y) pair of ints, got {cell!r}") from None
-    if not (0 <= x < maze_dim and 0 <= y < maze_dim):
-        raise ValueError(f"cell {(x, y)} is outside the {maze_dim}x{maze_dim} maze")
+    x, y = check_in_maze(cell, maze_dim)
     margin = (world_dim - maze_dim) // 2
     wx, wy = x + margin, y + margin
 
