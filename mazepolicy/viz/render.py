@@ -16,8 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from mazepolicy.envs.cells import Cell, check_in_maze
+from mazepolicy.io import atomic_write_with
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -284,22 +284,6 @@ def _frame_stack(frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     return stack
 
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(temp_path)`` on a temporary file beside ``path``, then move it into
-    place with ``os.replace``; the temporary file is removed if writing fails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _check_fps(fps: float) -> float:
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
@@ -309,9 +293,10 @@ def _check_fps(fps: float) -> float:
 def save_gif(
     frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 10
 ) -> Path:
-    """Write uint8 (H, W, 3) frames as a looping GIF at ``path``, atomically; returns the
-    path. GIF delays are whole hundredths of a second, and Pillow merges identical
-    consecutive frames into one longer frame (playback is unchanged).
+    """Write uint8 (H, W, 3) frames as a looping GIF at ``path`` (which must end in
+    ``.gif``; ``ValueError`` otherwise), atomically; returns the path. GIF delays are
+    whole hundredths of a second, and Pillow merges identical consecutive frames into
+    one longer frame (playback is unchanged).
 
     Example:
         >>> import pathlib, tempfile
@@ -320,9 +305,10 @@ def save_gif(
         >>> iio.imread(out).shape
         (3, 48, 48, 3)
     """
+    path = _check_suffix(path, ".gif", "save_gif")
     stack = _frame_stack(frames)
     duration_ms = 1000 / _check_fps(fps)
-    return _atomic_write(
+    return atomic_write_with(
         path,
         lambda tmp: iio.imwrite(
             tmp, stack, extension=".gif", plugin="pillow", duration=duration_ms, loop=0
@@ -333,38 +319,72 @@ def save_gif(
 def save_video(
     frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 10
 ) -> Path:
-    """Write uint8 (H, W, 3) frames as an H.264 mp4 at ``path``, atomically; returns the
-    path. Needs the ``imageio-ffmpeg`` package (its ``write_frames`` and ffmpeg binary);
-    ``RuntimeError`` saying so when it cannot be imported or finds no binary
-    (:func:`save_gif` needs neither). Frames whose sides are not multiples of 16 are
-    scaled up to the next multiple by ffmpeg.
+    """Write uint8 (H, W, 3) frames as an H.264 MP4 at ``path`` (which must end in
+    ``.mp4``), atomically; returns the path.
+
+    Encoded by PyAV (the ``av`` package, a dependency; its wheels bundle FFmpeg and
+    libx264) through imageio's ``pyav`` plugin. H.264 in yuv420p needs even sides, so a
+    frame with an odd height or width gets one edge-replicated row or column.
 
     Example:
-        >>> frames = [np.zeros((64, 64, 3), dtype=np.uint8)] * 5
-        >>> save_video(frames, "/tmp/clip.mp4")  # doctest: +SKIP
-        PosixPath('/tmp/clip.mp4')
+        >>> import pathlib, tempfile
+        >>> frames = np.zeros((5, 64, 64, 3), dtype=np.uint8)
+        >>> out = save_video(frames, pathlib.Path(tempfile.mkdtemp()) / "clip.mp4")
+        >>> iio.imread(out, plugin="pyav").shape
+        (5, 64, 64, 3)
     """
-    stack = _frame_stack(frames)
+    path = _check_suffix(path, ".mp4", "save_video")
+    stack = _frame_stack(frames)  # (N, H, W, 3)
     fps = _check_fps(fps)
-    try:
-        import imageio_ffmpeg
+    height, width = stack.shape[1:3]
+    stack = np.pad(stack, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return atomic_write_with(
+        path,
+        lambda tmp: iio.imwrite(tmp, stack, plugin="pyav", extension=".mp4",
+                                codec="libx264", fps=fps),
+    )
 
-        imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as err:  # ImportError, or RuntimeError when no binary is found
-        raise RuntimeError(
-            "save_video needs imageio-ffmpeg with a working ffmpeg binary "
-            f"(pip install imageio-ffmpeg); it is unavailable: {err!r}. "
-            "save_gif writes GIFs without it."
-        ) from err
 
-    def write(tmp: str) -> None:
-        height, width = stack.shape[1:3]
-        writer = imageio_ffmpeg.write_frames(
-            tmp, (width, height), fps=fps, codec="libx264", output_params=["-f", "mp4"]
-        )
-        writer.send(None)  # starts ffmpeg
-        for frame in stack:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
+FRAME_WRITERS = {".gif": save_gif, ".mp4": save_video}
+"""Writer per file suffix for :func:`save_frames`."""
 
-    return _atomic_write(path, write)
+
+def _check_suffix(path: str | os.PathLike, suffix: str, what: str) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"{what} writes {suffix} files; got {str(path)!r}")
+    return path
+
+
+def check_video_path(path: str | os.PathLike) -> Path:
+    """``path`` if :func:`save_frames` can write it (``.gif`` or ``.mp4``, any case);
+    ``ValueError`` naming the supported suffixes otherwise. Call it before a long
+    rollout so a bad name fails first.
+
+    Example:
+        >>> check_video_path("out/clip.avi")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown video suffix '.avi' in 'out/clip.avi'; use one of ['.gif', '.mp4']
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FRAME_WRITERS:
+        raise ValueError(f"unknown video suffix {path.suffix!r} in {str(path)!r}; "
+                         f"use one of {sorted(FRAME_WRITERS)}")
+    return path
+
+
+def save_frames(
+    frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 10
+) -> Path:
+    """Write uint8 (H, W, 3) frames as a GIF or an MP4, chosen by ``path``'s suffix;
+    ``ValueError`` for any other suffix (nothing is written).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> frames = np.zeros((3, 16, 16, 3), dtype=np.uint8)
+        >>> save_frames(frames, pathlib.Path(tempfile.mkdtemp()) / "a.gif").suffix
+        '.gif'
+    """
+    path = check_video_path(path)
+    return FRAME_WRITERS[path.suffix.lower()](frames, path, fps)
