@@ -147,8 +147,32 @@ def test_bad_inputs_rejected(policy):
         policy(torch.zeros(2, 32, 32, 3, dtype=torch.uint8))
     with pytest.raises(TypeError, match="uint8"):
         policy(torch.zeros(2, 64, 64, 3))
-    with pytest.raises(TypeError, match=r"numpy\.ndarray .*torch\.from_numpy"):
-        policy(np.zeros((2, 64, 64, 3), dtype=np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        policy(np.zeros((2, 64, 64, 3), dtype=np.float32))  # numpy floats: refused too
+    with pytest.raises(ValueError, match="64, 64, 3"):
+        policy(np.zeros((2, 3, 64, 64), dtype=np.uint8))
+    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
+        policy([[0] * 3] * 2)
+
+
+def test_numpy_frames_work_wherever_frames_are_taken(policy):
+    """The env's numpy uint8 frames (N, 64, 64, 3), as ``act`` always took them, in
+    ``policy(obs)``, ``run_with_cache`` and ``distribution``: the same numbers as tensors."""
+    obs = frames()  # uint8 tensor (N, 64, 64, 3)
+    array = obs.numpy().copy()
+    logits, value = policy(obs)
+    np_logits, np_value = policy(array)
+    assert torch.equal(logits, np_logits) and torch.equal(value, np_value)
+    layer = "embedder.block2.res1.resadd_out"
+    _, _, cache = policy.run_with_cache(obs, [layer])
+    np_out, _, np_cache = policy.run_with_cache(array, [layer])
+    assert torch.equal(cache[layer], np_cache[layer]) and torch.equal(np_out, logits)
+    assert torch.equal(policy.distribution(array).probs, policy.distribution(obs).probs)
+    flipped = array[:, ::-1]  # negative strides; and a read-only view
+    readonly = array.view()
+    readonly.flags.writeable = False
+    assert torch.equal(policy(flipped)[0], policy(torch.from_numpy(flipped.copy()))[0])
+    assert torch.equal(policy(readonly)[0], logits)
 
 
 def test_distribution_matches_logits(policy):

@@ -136,9 +136,12 @@ class HookedModule(nn.Module):
                 handle.remove()
 
     def run_with_cache(
-        self, obs: torch.Tensor, names: str | Iterable[str] | None = None
+        self, obs, names: str | Iterable[str] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Forward ``obs``; return (logits, value, {hook name: detached activation}).
+
+        ``obs`` is whatever the module's ``forward`` takes (for :class:`ImpalaPolicy`,
+        uint8 frames (N, 64, 64, 3) as a tensor or the env's numpy array).
 
         ``names=None`` caches every hook point. Hooks already set apply, so the cache
         holds patched activations.

@@ -6,7 +6,9 @@ the same and research checkpoints load directly. Every intermediate activation p
 through a :class:`~mazepolicy.models.hooks.HookPoint` named after its module path, e.g.
 ``embedder.block2.res1.resadd_out`` (the research's hook names).
 
-Input: uint8 frames (N, 64, 64, 3) NHWC as the env gives them; converted to float / 255
+Input: uint8 frames (N, 64, 64, 3) NHWC as the env gives them (numpy arrays or
+tensors, everywhere frames are taken: ``policy(obs)``, ``run_with_cache``, ``act``,
+``distribution``); converted to float / 255
 and NCHW inside, as the research's ``ScaledFloatFrame`` + ``TransposeFrame`` wrappers do.
 Float frames are refused (``TypeError``) rather than guessed at, since [0, 1] and
 [0, 255] floats look alike; for gradients with respect to pixels, call ``embedder`` on
@@ -37,6 +39,26 @@ from torch import nn
 from torch.distributions import Categorical
 
 from mazepolicy.models.hooks import HookedModule, HookPoint
+
+
+def as_frames(obs: torch.Tensor | np.ndarray, device: torch.device | None = None
+              ) -> torch.Tensor:
+    """Frames as a tensor on ``device`` (default: a tensor stays where it is, a numpy
+    array goes to the CPU, copied only when it is read-only or has negative strides).
+    ``TypeError`` for anything else. Shape and dtype are checked by :meth:`ImpalaPolicy.preprocess`.
+
+    Example:
+        >>> as_frames(np.zeros((1, 64, 64, 3), np.uint8)[:, ::-1]).dtype
+        torch.uint8
+    """
+    if isinstance(obs, torch.Tensor):
+        return obs if device is None else obs.to(device)
+    if isinstance(obs, np.ndarray):
+        if not obs.flags.writeable or any(stride < 0 for stride in obs.strides):
+            obs = obs.copy()
+        return torch.from_numpy(obs).to(device) if device is not None else torch.from_numpy(obs)
+    raise TypeError(f"expected uint8 frames as a torch.Tensor or numpy array, got "
+                    f"{type(obs).__module__}.{type(obs).__name__}")
 
 
 class ResidualBlock(nn.Module):
@@ -167,32 +189,41 @@ class ImpalaPolicy(HookedModule):
         nn.init.orthogonal_(self.fc_value.weight, gain=1.0)
 
     @staticmethod
-    def preprocess(obs: torch.Tensor) -> torch.Tensor:
+    def preprocess(obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """uint8 (N, 64, 64, 3) NHWC -> float (N, 3, 64, 64) in [0, 1].
+
+        ``obs`` is a torch tensor or a numpy array (as the env gives it; converted on
+        the CPU: :meth:`forward` moves numpy frames to the policy's device first).
 
         Example:
             >>> ImpalaPolicy.preprocess(torch.full((1, 64, 64, 3), 255, dtype=torch.uint8)).max()
             tensor(1.)
         """
-        if not isinstance(obs, torch.Tensor):
-            raise TypeError(f"expected a torch.Tensor of uint8 frames, got "
-                            f"{type(obs).__module__}.{type(obs).__name__} (for numpy frames: "
-                            "torch.from_numpy(obs))")
+        obs = as_frames(obs)
         if obs.ndim != 4 or tuple(obs.shape[1:]) != ImpalaPolicy.input_shape:
             raise ValueError(f"expected frames of shape (N, 64, 64, 3), got {tuple(obs.shape)}")
         if obs.dtype != torch.uint8:
             raise TypeError(f"expected uint8 frames, got {obs.dtype}")
         return obs.permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, 64, 64)
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 (N, 64, 64, 3) -> (logits (N, A), value (N,))."""
+    def forward(self, obs: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 frames (N, 64, 64, 3), a tensor or the env's numpy array ->
+        (logits (N, A), value (N,)). Numpy frames go to the policy's device.
+
+        Example:
+            >>> logits, value = ImpalaPolicy()(np.zeros((2, 64, 64, 3), np.uint8))
+            >>> tuple(logits.shape), tuple(value.shape)
+            ((2, 15), (2,))
+        """
+        if not isinstance(obs, torch.Tensor):
+            obs = as_frames(obs, next(self.parameters()).device)
         hidden = self.embedder(self.preprocess(obs))  # (N, 256)
         logits = self.fc_policy_out(self.fc_policy(hidden))  # (N, A)
         value = self.fc_value_out(self.fc_value(hidden))  # (N, 1)
         return logits, value.squeeze(-1)
 
-    def distribution(self, obs: torch.Tensor) -> Categorical:
-        """The action distribution for uint8 frames (N, 64, 64, 3).
+    def distribution(self, obs: torch.Tensor | np.ndarray) -> Categorical:
+        """The action distribution for uint8 frames (N, 64, 64, 3), tensor or numpy.
 
         Example:
             >>> policy = ImpalaPolicy()
@@ -219,7 +250,7 @@ class ImpalaPolicy(HookedModule):
             dtype('int64')
         """
         device = next(self.parameters()).device
-        logits, _ = self(torch.as_tensor(obs, device=device))  # (N, A)
+        logits, _ = self(as_frames(obs, device))  # (N, A)
         if greedy:
             return logits.argmax(dim=-1).cpu().numpy()
         probs = torch.softmax(logits.float(), dim=-1)  # (N, A)
