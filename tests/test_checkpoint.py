@@ -281,3 +281,74 @@ def test_bad_research_checkpoints_raise(tmp_path):
         path.write_bytes(raw)
         with pytest.raises(CheckpointError, match="cannot read"):
             load_research_checkpoint(path)
+
+
+def test_a_missing_weights_file_is_named_as_such(saved):
+    saved.unlink()  # the card is still there
+    with pytest.raises(CheckpointError, match=r"weights file .*p\.safetensors is missing"):
+        load_policy(saved)
+    card_path(saved).unlink()  # both gone: still the weights file that is named
+    with pytest.raises(CheckpointError, match="weights file"):
+        load_policy(saved)
+
+
+def test_passing_the_card_path_says_to_pass_the_weights(saved):
+    for call in (load_policy, read_card):
+        with pytest.raises(CheckpointError, match=r"is a model card; pass the weights file "
+                                                  r".*p\.safetensors"):
+            call(card_path(saved))
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("config", 5, "bad config 5"),
+    ("config", [1], "bad config"),
+    ("weights_sha256", 5, "bad weights_sha256"),
+    ("weights_sha256", "abc", "bad weights_sha256"),
+    ("env", ["maze"], "bad env"),
+    ("global_step", -1, "bad global_step"),
+    ("global_step", "10", "bad global_step"),
+    ("git_sha", 7, "bad git_sha"),
+    ("eval", "good", "bad eval"),
+])
+def test_card_schema_is_checked_on_load(saved, key, value, match):
+    cpath = card_path(saved)
+    cpath.write_text(json.dumps({**json.loads(cpath.read_text()), key: value}))
+    with pytest.raises(CheckpointError, match=match):
+        load_policy(saved)
+
+
+def test_required_card_keys(saved):
+    cpath = card_path(saved)
+    card = json.loads(cpath.read_text())
+    for key in ("architecture", "scale", "num_actions"):
+        cpath.write_text(json.dumps({k: v for k, v in card.items() if k != key}))
+        with pytest.raises(CheckpointError, match=rf"lacks the required keys \['{key}'\]"):
+            load_policy(saved)
+
+
+def test_save_refuses_a_card_that_would_not_load(policy, tmp_path):
+    with pytest.raises(ValueError, match="bad config 5"):
+        save_policy(policy, tmp_path / "p.safetensors", {"config": 5})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused_even_without_a_checksum(tmp_path, bad):
+    """A card without weights_sha256 (older cards) cannot bring in tampered weights."""
+    state = random_state(1)
+    state["fc_policy.bias"][3] = bad
+    path = tmp_path / "p.safetensors"
+    write_weights(path, state)  # the card has no checksum
+    with pytest.raises(CheckpointError, match=r"fc_policy\.bias holds 1 non-finite"):
+        load_policy(path)
+    research = tmp_path / "model.pth"
+    torch.save({"model_state_dict": state}, research)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_research_checkpoint(research)
+
+
+def test_the_shipped_checkpoint_obeys_the_schema():
+    from mazepolicy.resources import checkpoint_path
+
+    policy, card = load_policy(checkpoint_path("maze-topright-5-easy_impala-s1"))
+    assert card["scale"] == policy.scale and isinstance(card["config"], dict)

@@ -46,6 +46,74 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not match its card."""
 
 
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _number_or_null(v) -> bool:  # non-finite floats are written as null
+    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _sha256(v) -> bool:
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
+# The card fields this package reads or writes, each with its check and what it must
+# be. ``architecture``, ``scale`` and ``num_actions`` are required; the others may be
+# absent; any other field is the caller's own and is kept unchecked.
+REQUIRED_CARD_KEYS = ("architecture", "scale", "num_actions")
+CARD_SCHEMA = {
+    "architecture": (lambda v: v == ARCHITECTURE, f"the string {ARCHITECTURE!r}"),
+    "scale": (_positive_int, "an int >= 1"),
+    "num_actions": (_positive_int, "an int >= 1"),
+    CHECKSUM: (_sha256, "a SHA-256 hex digest (64 lowercase hex digits)"),
+    "config": (lambda v: isinstance(v, dict), "an object (dict)"),
+    "eval": (lambda v: v is None or isinstance(v, dict), "an object (dict) or null"),
+    "evaluation": (lambda v: v is None or isinstance(v, dict), "an object (dict) or null"),
+    "env": (lambda v: isinstance(v, str), "a string"),
+    "name": (lambda v: isinstance(v, str), "a string"),
+    "trainer": (lambda v: isinstance(v, str), "a string"),
+    "status": (lambda v: isinstance(v, str), "a string"),
+    "git_sha": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "global_step": (_count, "an int >= 0"),
+    "iteration": (_count, "an int >= 0"),
+    "train_seconds": (_number_or_null, "a number or null"),
+    "sps": (_number_or_null, "a number or null"),
+}
+
+
+def check_card(card, where: str = "model card") -> dict:
+    """``card`` if it obeys :data:`CARD_SCHEMA` (required keys present, every known key
+    of the right type); :class:`CheckpointError` naming the first bad key otherwise.
+
+    Example:
+        >>> check_card({"architecture": "impala", "scale": 1, "num_actions": 15})["scale"]
+        1
+        >>> bad = {"architecture": "impala", "scale": 1, "num_actions": 15, "config": 5}
+        >>> check_card(bad)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mazepolicy.models.checkpoint.CheckpointError: model card: bad config 5: must be an ...
+    """
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{where} does not describe an {ARCHITECTURE} policy "
+                              f"(a JSON {type(card).__name__}, not an object)")
+    missing = [key for key in REQUIRED_CARD_KEYS if key not in card]
+    if missing:
+        raise CheckpointError(f"{where} lacks the required keys {missing}")
+    if card["architecture"] != ARCHITECTURE:
+        raise CheckpointError(f"{where} does not describe an {ARCHITECTURE} policy "
+                              f"(architecture {card['architecture']!r})"[:300])
+    for key, (ok, expected) in CARD_SCHEMA.items():
+        if key in card and not ok(card[key]):
+            raise CheckpointError(f"{where}: bad {key} {card[key]!r}: must be {expected}"[:300])
+    return card
+
+
 def read_file_bytes(path: Path, what: str) -> bytes:
     """The bytes of ``path``; a missing or unreadable file is a :class:`CheckpointError`
     that calls it ``what``.
@@ -128,7 +196,11 @@ def save_policy(policy: ImpalaPolicy, path: str | Path, card: dict | None = None
     for key, value in own.items():
         if card.get(key, value) != value:
             raise ValueError(f"card says {key}={card[key]!r}, the policy has {value!r}")
-    json_dumps(card, default=_json_default)  # fail on a bad card before writing anything
+    text = json_dumps({**card, **own}, default=_json_default)  # fail before writing anything
+    try:
+        check_card({**json.loads(text), CHECKSUM: "0" * 64}, "card")
+    except CheckpointError as err:
+        raise ValueError(str(err)) from None
     tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     blob = save_safetensors_bytes(tensors, metadata={"format": "pt"})
     own[CHECKSUM] = hashlib.sha256(blob).hexdigest()
@@ -146,20 +218,26 @@ def read_card(path: str | Path) -> dict:
         ...
         mazepolicy.models.checkpoint.CheckpointError: model card /nonexistent/policy.json is missing
     """
-    cpath = card_path(path)
+    cpath = card_path(_weights_path(path))
     try:
         card = json.loads(cpath.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"model card {cpath} is missing") from None
     except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
         raise CheckpointError(f"model card {cpath} is not valid JSON: {err}") from None
-    if not isinstance(card, dict) or card.get("architecture") != ARCHITECTURE:
-        raise CheckpointError(f"model card {cpath} does not describe an {ARCHITECTURE} policy")
-    for key in ("scale", "num_actions"):
-        value = card.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise CheckpointError(f"model card {cpath}: bad {key} {value!r}")
-    return card
+    return check_card(card, f"model card {cpath}")
+
+
+def _weights_path(path: str | Path) -> Path:
+    """``path`` as the weights file's path; the card's own path (``.json``) is refused
+    with a message saying which file to pass."""
+    path = Path(path)
+    if path.suffix == ".json":
+        raise CheckpointError(
+            f"{path} is a model card; pass the weights file "
+            f"{path.with_suffix('.safetensors')} (the card is read from beside it)"
+        )
+    return path
 
 
 def _infer_shape(state: dict, source: str) -> tuple[int, int]:
@@ -200,6 +278,9 @@ def _build(
             )
         if value.dtype != torch.float32:
             raise CheckpointError(f"{source}: {key} has dtype {value.dtype}, expected float32")
+        if not torch.isfinite(value).all():  # checked with or without a card checksum
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"{source}: {key} holds {bad} non-finite values (NaN or inf)")
     policy.to_empty(device=resolve_device(device)).load_state_dict(state, strict=True)
     return policy.eval()
 
@@ -207,11 +288,16 @@ def _build(
 def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[ImpalaPolicy, dict]:
     """Load a policy saved by :func:`save_policy`: (policy in eval mode on ``device``, card).
 
+    ``path`` is the ``.safetensors`` weights file (its card is the ``.json`` beside it;
+    passing the card's path is an error saying so).
+
     Raises:
-        CheckpointError: missing or invalid card, missing or corrupt weights, weights
-            whose SHA-256 differs from the card's (checked when the card has one; cards
-            written before it was added have none), weights that do not match the
-            card, missing/extra keys, wrong shapes or dtypes.
+        CheckpointError: missing weights file (named as such), missing card or one that
+            breaks :data:`CARD_SCHEMA`, corrupt weights, weights whose SHA-256 differs
+            from the card's (checked when the card has one; cards written before it was
+            added have none), non-finite weights (always refused, so a card without a
+            checksum cannot bring in NaN weights), weights that do not match the card,
+            missing/extra keys, wrong shapes or dtypes.
 
     Example:
         >>> import tempfile, pathlib
@@ -221,9 +307,9 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
         >>> policy.scale, card["note"], policy.training
         (1, 'demo', False)
     """
-    path = Path(path)
+    path = _weights_path(path)
+    blob = read_file_bytes(path, "weights file")  # first: a missing one is named as such
     card = read_card(path)
-    blob = read_file_bytes(path, "weights file")
     if CHECKSUM in card and hashlib.sha256(blob).hexdigest() != card[CHECKSUM]:
         raise CheckpointError(
             f"weights file {path} is corrupt or not the one its card describes: "
