@@ -41,6 +41,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from tqdm.auto import tqdm
 
 from mazepolicy.envs.variants import load_variant
+from mazepolicy.envs.vec_env import MazeVecEnv
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 from mazepolicy.models.checkpoint import git_sha, load_policy, save_policy
@@ -74,13 +75,16 @@ class DaggerTrainer:
     Args:
         config: the run's :class:`DaggerConfig`.
         out_dir: the run directory.
+        env: a ready :class:`MazeVecEnv` with ``config.num_envs`` envs to collect on
+            (e.g. a fixed set of level seeds); default: ``config.env``'s variant. The
+            trainer resets it with its seed and closes it in :meth:`close`.
         resume: continue from ``out_dir``'s latest checkpoint (an error if it has none).
             Without it, a directory that already holds a checkpoint is refused.
         progress: show a progress bar during ``train()``.
     """
 
-    def __init__(self, config: DaggerConfig, out_dir: str | Path, resume: bool = False,
-                 progress: bool = True):
+    def __init__(self, config: DaggerConfig, out_dir: str | Path,
+                 env: MazeVecEnv | None = None, resume: bool = False, progress: bool = True):
         self.config, cfg = config, config
         self.run = RunDirectory(out_dir)
         self.progress = progress
@@ -100,7 +104,12 @@ class DaggerTrainer:
             self.policy.load_state_dict(self._init_weights(cfg.init))
         self.policy.to(self.device).eval()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
-        env = load_variant(cfg.env).make_vec(cfg.num_envs, num_threads=cfg.env_threads or cores)
+        if env is None:
+            env = load_variant(cfg.env).make_vec(cfg.num_envs,
+                                                 num_threads=cfg.env_threads or cores)
+        elif env.num_envs != cfg.num_envs:
+            raise ValueError(f"the env has {env.num_envs} envs; the config asks for "
+                             f"{cfg.num_envs}")
         self.collector = Collector(env, cfg.expert, cfg.beta(0), cfg.gamma, cfg.episode_cap,
                                    cfg.teleport_prob, derived_seed(cfg.seed, ENV_STREAM))
         self.buffer = LabelledFrames(cfg.capacity)
