@@ -258,6 +258,12 @@ def test_unknown_vector_or_layer_fails_before_any_rollout(tmp_path, checkpoint, 
     assert not out.exists()
 
 
+def test_rollout_refuses_unknown_video_suffixes_before_rolling_out(tmp_path, capsys):
+    _user_error(["rollout", "--policy", "cheese-walker", "--env", "maze-anywhere-easy",
+                 "--video", str(tmp_path / "x.avi")], capsys, "unknown video suffix '.avi'")
+    assert not list(tmp_path.iterdir())
+
+
 def test_debug_shows_the_traceback():
     with pytest.raises(ValueError, match="maze-nowhere"):
         main(["--debug", "evaluate", "--policy", "random", "--env", "maze-nowhere"])

@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     from mazepolicy.commands.common import steered_agent
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.viz.render import save_gif, save_video, upscale_frame
+    from mazepolicy.viz.render import check_video_path, save_frames, upscale_frame
 
+    check_video_path(args.video)  # a bad name fails before the rollout
     variant = load_variant(args.env)
     agent = steered_agent(args, args.coeff)
     env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed,
@@ -48,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
             break
         frames.append(obs[0])
     frames = [upscale_frame(f, args.scale) for f in frames]
-    writer = save_video if args.video.endswith(".mp4") else save_gif
-    writer(np.stack(frames), args.video, fps=args.fps)
+    save_frames(np.stack(frames), args.video, fps=args.fps)
     outcome = {k: info[k][0].item() for k in ("reached_cheese", "reached_top_right",
                                                "timed_out", "episode_length")}
     print(json.dumps({"video": args.video, **outcome}))
