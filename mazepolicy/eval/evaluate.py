@@ -223,7 +223,7 @@ def evaluate(
         done_count = [0] * num_envs
         results: dict[int, EpisodeResult] = {}
         bar = tqdm(total=episodes, desc=f"evaluate {getattr(agent, 'name', '')}".strip(),
-                   unit="ep", disable=not progress)
+                   unit="episode", disable=not progress)
         while len(results) < episodes:
             obs, _, _, _, info = vec.step(agent.act(obs, vec))
             for i in np.flatnonzero(info.get("_reached_cheese", ())):

@@ -31,7 +31,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 
 from mazepolicy.io import atomic_write_text, json_dumps
-from mazepolicy.models.checkpoint import CheckpointError, read_file_bytes
+from mazepolicy.models.checkpoint import CheckpointError, load_policy, read_file_bytes
 
 KEEP_CHECKPOINTS = 2
 LOGS = ("metrics.jsonl", "eval.jsonl")
@@ -138,3 +138,12 @@ def load_optimizer_tensors(optimizer, tensors: dict, keys: tuple[str, ...], path
         state.setdefault(int(index), {})[key] = value
     groups = optimizer.state_dict()["param_groups"]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def initial_weights(path: str, scale: int) -> dict:
+    """The state dict of the checkpoint ``path`` a run starts from (``init``);
+    ``ValueError`` if its scale is not the run's ``scale``."""
+    policy, _ = load_policy(path)
+    if policy.scale != scale:
+        raise ValueError(f"init {path} has scale {policy.scale}, the config {scale}")
+    return policy.state_dict()

@@ -49,6 +49,7 @@ from mazepolicy.models.devices import resolve_device
 from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.common.run_dir import (
     RunDirectory,
+    initial_weights,
     load_optimizer_tensors,
     optimizer_tensors,
     read_checkpoint_file,
@@ -101,7 +102,7 @@ class DaggerTrainer:
         torch.manual_seed(cfg.seed)
         self.policy = ImpalaPolicy(scale=cfg.scale)
         if cfg.init:
-            self.policy.load_state_dict(self._init_weights(cfg.init))
+            self.policy.load_state_dict(initial_weights(cfg.init, cfg.scale))
         self.policy.to(self.device).eval()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
         if env is None:
@@ -124,13 +125,6 @@ class DaggerTrainer:
             except Exception:
                 self.close()
                 raise
-
-    def _init_weights(self, path: str) -> dict:
-        policy, _ = load_policy(path)
-        if policy.scale != self.config.scale:
-            raise ValueError(f"init {path} has scale {policy.scale}, the config "
-                             f"{self.config.scale}")
-        return policy.state_dict()
 
     # ---------------------------------------------------------------- one round
     def learning_rate(self) -> float:

@@ -58,6 +58,7 @@ from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.common.distributed import distributed_context
 from mazepolicy.train.common.run_dir import (
     RunDirectory,
+    initial_weights,
     load_optimizer_tensors,
     optimizer_tensors,
     read_checkpoint_file,
@@ -169,11 +170,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.policy = ImpalaPolicy(scale=cfg.scale)
         if cfg.init:
-            initial, _ = load_policy(cfg.init)
-            if initial.scale != cfg.scale:
-                raise ValueError(f"init {cfg.init} has scale {initial.scale}, the config "
-                                 f"{cfg.scale}")
-            self.policy.load_state_dict(initial.state_dict())
+            self.policy.load_state_dict(initial_weights(cfg.init, cfg.scale))
         self.policy.to(self.device)
         self.act_model = self.train_model = self.policy
         if self.world > 1:
