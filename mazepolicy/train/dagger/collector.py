@@ -54,8 +54,11 @@ class Collector:
         expert: a walker's name (``cheese-walker``, ``top-right-walker``).
         beta: P(expert drives an episode) for the episodes already running.
         gamma: discount of the value targets.
-        episode_cap: learner episodes end after ``episode_cap`` times the expert's
-            path length from where the mouse was first labelled, plus 10 steps.
+        episode_cap: learner episodes are cut once they have run ``episode_cap``
+            times the expert's path length from where the mouse was first labelled
+            (rounded up), plus 10 steps; the engine ends them at the next step (an
+            episode from the start lasts ``ceil(cap * d) + 11`` steps). A teleport
+            restarts the budget from the new cell.
         teleport_prob: per env and step, the mouse jumps to a random free cell.
         seed: seeds the mixture, the teleports and the learner's action sampling.
     """
