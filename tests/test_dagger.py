@@ -576,3 +576,19 @@ def test_dagger_beats_random_on_eight_easy_mazes(tmp_path):
         trainer.train()
         after = _cheese_rate(lambda s: PolicyAgent(trainer.policy, seed=s))
     assert after >= random_rate + 0.4 and after >= before + 0.4, (random_rate, before, after)
+
+
+def test_training_curves_figure(tmp_path):
+    import imageio.v3 as iio
+
+    from mazepolicy.viz.plots import plot_training_curves
+
+    with pytest.raises(ValueError, match="no metrics"):
+        plot_training_curves(tmp_path, tmp_path / "none.png")
+    config = load_recipe("dagger-tiny").replace(total_frames=512, eval_every=1,
+                                                eval_episodes=2, eval_max_steps=10)
+    with DaggerTrainer(config, tmp_path / "run", progress=False) as trainer:
+        trainer.train()
+    out = plot_training_curves(tmp_path / "run", tmp_path / "curves.png")
+    image = iio.imread(out)
+    assert image.ndim == 3 and image.shape[1] > 2 * image.shape[0]  # three panels side by side

@@ -99,3 +99,55 @@ def plot_activation_maps(
         ax.set_yticks([])
     fig.suptitle(f"level {state.level_seed}, cheese at {state.cheese_cell}")
     return _save(fig, path)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
+    """Learning curves of an imitation run directory (``metrics.jsonl`` and
+    ``eval.jsonl``): the training loss and agreement on its own minibatches, and from
+    each evaluation on held-out mazes the learner's agreement with the expert on its own
+    states and its cheese rates (with Wilson 95% intervals) per evaluation variant,
+    against updates (bottom axis) and training hours (top axis)."""
+    run_dir = Path(run_dir)
+    metrics, evals = _read_rows(run_dir / "metrics.jsonl"), _read_rows(run_dir / "eval.jsonl")
+    if not metrics:
+        raise ValueError(f"{run_dir} has no metrics.jsonl rows to plot")
+    updates = np.array([r["updates"] for r in metrics])
+    hours = np.array([r["train_seconds"] for r in metrics]) / 3600
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    axes[0].plot(updates, [r["policy_loss"] for r in metrics], label="policy loss")
+    axes[0].plot(updates, [r["value_loss"] for r in metrics], label="value loss", alpha=0.7)
+    axes[0].set_yscale("log")
+    axes[0].set_title("training losses (per round)", pad=28)
+    axes[1].plot(updates, [r["train_agreement"] for r in metrics], color="0.6",
+                 label="on training minibatches")
+    at = np.array([e["updates"] for e in evals])
+    for name in (evals[0]["results"] if evals else {}):
+        results = [e["results"][name] for e in evals]
+        axes[1].plot(at, [r["expert_agreement"] for r in results], marker="o",
+                     label=f"held-out {name}, learner's states")
+        rate = np.array([r["cheese_rate"] for r in results])
+        ci = np.array([r["cheese_ci"] for r in results])
+        axes[2].errorbar(at, rate, yerr=[rate - ci[:, 0], ci[:, 1] - rate], marker="o",
+                         capsize=3, label=f"{name} ({results[-1]['episodes']} mazes)")
+    axes[1].set_title("agreement with the expert's move")
+    axes[2].set_title("P(reach cheese), sampled actions, held-out mazes")
+    for ax in axes:
+        ax.set_xlabel("updates")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    for ax in axes[1:]:
+        ax.set_ylim(0, 1)
+    top = axes[0].secondary_xaxis(
+        "top", functions=(lambda u: np.interp(u, updates, hours),
+                          lambda h: np.interp(h, hours, updates)))
+    top.set_xlabel("training hours")
+    fig.suptitle(f"{run_dir.name}: {int(metrics[-1]['frames']):,} labelled frames, "
+                 f"{metrics[-1]['distinct_mazes']:,} distinct mazes", y=1.06)
+    return _save(fig, path)
