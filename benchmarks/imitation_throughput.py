@@ -15,6 +15,10 @@ same shape: ``batch_size / seconds per update``. Each repeat times the bound, th
         --updates-per-round 128 --rounds 2 --threads 2 \\
         --json benchmarks/results/imitation_cpu.json
     python benchmarks/imitation_throughput.py ... --channels-last   # compare memory formats
+    python benchmarks/imitation_throughput.py --compare-settings --updates-per-round 20 \
+        --json benchmarks/results/imitation_settings_cpu.json
+    # the bound alone in fp32, channels_last, bf16 autocast and torch.compile, each as a
+    # ratio to fp32 eager: which setting the trainer should use on this machine
 """
 
 from __future__ import annotations
@@ -70,12 +74,14 @@ class RoundRunner:
 class UpdateBound:
     """The trainer's update step alone, on random frames and labels in memory."""
 
-    def __init__(self, config: DaggerConfig, device: torch.device, channels_last: bool):
-        self.config, self.device = config, device
+    def __init__(self, config: DaggerConfig, device: torch.device, channels_last: bool,
+                 bf16: bool = False, compile: bool = False):
+        self.config, self.device, self.bf16 = config, device, bf16
         self.policy = ImpalaPolicy(config.scale).to(device)
         if channels_last:
             self.policy.to(memory_format=torch.channels_last)
         self.policy.train()
+        self.model = torch.compile(self.policy) if compile else self.policy
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr,
                                           eps=config.adam_eps)
         b = config.batch_size
@@ -85,9 +91,10 @@ class UpdateBound:
         self.step()
 
     def step(self) -> None:
-        logits, predicted = self.policy(self.frames)
-        loss = (F.cross_entropy(logits, self.actions)
-                + self.config.vf_coef * F.mse_loss(predicted, self.values))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, predicted = self.model(self.frames)
+            loss = (F.cross_entropy(logits.float(), self.actions)
+                    + self.config.vf_coef * F.mse_loss(predicted.float(), self.values))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
@@ -100,6 +107,30 @@ class UpdateBound:
             self.step()
         _sync(self.device)
         return updates * self.config.batch_size / (time.perf_counter() - start)
+
+
+SETTINGS = {"fp32": {}, "channels_last": {"channels_last": True}, "bf16": {"bf16": True},
+            "compile": {"compile": True}}
+
+
+def compare_settings(config: DaggerConfig, device: torch.device, updates: int,
+                     repeats: int) -> dict:
+    """The bound under each of :data:`SETTINGS`, interleaved over ``repeats``; medians and
+    each one's ratio to fp32 eager."""
+    bounds = {name: UpdateBound(config, device, **{"channels_last": False, **kwargs})
+              for name, kwargs in SETTINGS.items()}  # built (and compiled) up front
+    for bound in bounds.values():
+        bound.samples_per_s(3)  # warm-up beyond the first step (compile, autotuning)
+    samples: dict[str, list[float]] = {name: [] for name in bounds}
+    for repeat in range(repeats):
+        for name, bound in bounds.items():
+            samples[name].append(bound.samples_per_s(updates))
+        print(f"repeat {repeat + 1}/{repeats}: "
+              + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in samples.items()), flush=True)
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    return {"bound_samples_per_s": median,
+            "ratio_to_fp32": {k: v / median["fp32"] for k, v in median.items()},
+            "samples": samples}
 
 
 def _sync(device: torch.device) -> None:
@@ -128,6 +159,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--channels-last", action="store_true",
                         help="convert both networks to channels_last memory format")
+    parser.add_argument("--compare-settings", action="store_true",
+                        help="time only the bound in fp32, channels_last, bf16 autocast "
+                             "and torch.compile (no DAgger rounds)")
     parser.add_argument("--json")
     args = parser.parse_args()
     config = DaggerConfig(
@@ -136,6 +170,17 @@ def main() -> None:
         updates_per_round=args.updates_per_round, beta_start=args.beta, beta_end=args.beta,
         torch_threads=args.threads, env_threads=args.env_threads, device=args.device,
         eval_episodes=0, total_frames=10**9)
+    if args.compare_settings:
+        torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
+        result = {"benchmark": "imitation_settings", "machine": _machine(),
+                  "config": vars(args),
+                  **compare_settings(config, torch.device(args.device),
+                                     args.updates_per_round, args.repeats)}
+        print("bound, samples/s: " + ", ".join(
+            f"{k} {v:,.0f} ({result['ratio_to_fp32'][k]:.2f}x fp32)"
+            for k, v in result["bound_samples_per_s"].items()))
+        _write(args.json, result)
+        return
     rounds = RoundRunner(config, args.channels_last)
     bound = UpdateBound(config, rounds.trainer.device, args.channels_last)
     samples: dict[str, list[float]] = {"bound_samples_per_s": [], "samples_per_s": [],
@@ -146,17 +191,12 @@ def main() -> None:
             samples[key].append(value)
         print(f"repeat {repeat + 1}/{args.repeats}: "
               + ", ".join(f"{k} {v[-1]:,.2f}" for k, v in samples.items()), flush=True)
-    device = rounds.trainer.device
+    device = str(rounds.trainer.device)
     rounds.close()
     median = {k: statistics.median(v) for k, v in samples.items()}
     result = {
         "benchmark": "imitation_throughput",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "device": str(device),
-                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-                    "load_average": os.getloadavg()},
+        "machine": {**_machine(), "device": device},
         "config": vars(args),
         "reuse": config.reuse,
         **median,
@@ -170,9 +210,21 @@ def main() -> None:
           f"(forward+backward+Adam, batch {args.batch_size}"
           f"{', channels_last' if args.channels_last else ''}) | "
           f"ratio {result['ratio']:.2f}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    _write(args.json, result)
+
+
+def _machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "load_average": os.getloadavg(),
+            "date": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _write(path: str | None, result: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
