@@ -24,17 +24,14 @@ same shape: ``batch_size / seconds per update``. Each repeat times the bound, th
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import machine, sync, write_json
 
 from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.dagger import DaggerConfig, DaggerTrainer
@@ -54,13 +51,13 @@ class RoundRunner:
         """Labelled samples/s over ``rounds`` rounds, and the time split."""
         device = self.trainer.device
         collect = update = 0.0
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         for _ in range(rounds):
             row = self.trainer.train_round()
             collect += row["collect_seconds"]
             update += row["update_seconds"]
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
         samples = rounds * self.config.updates_per_round * self.config.batch_size
         return {"samples_per_s": samples / seconds,
@@ -101,11 +98,11 @@ class UpdateBound:
         self.optimizer.step()
 
     def samples_per_s(self, updates: int) -> float:
-        _sync(self.device)
+        sync(self.device)
         start = time.perf_counter()
         for _ in range(updates):
             self.step()
-        _sync(self.device)
+        sync(self.device)
         return updates * self.config.batch_size / (time.perf_counter() - start)
 
 
@@ -131,11 +128,6 @@ def compare_settings(config: DaggerConfig, device: torch.device, updates: int,
     return {"bound_samples_per_s": median,
             "ratio_to_fp32": {k: v / median["fp32"] for k, v in median.items()},
             "samples": samples}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -172,14 +164,14 @@ def main() -> None:
         eval_episodes=0, total_frames=10**9)
     if args.compare_settings:
         torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
-        result = {"benchmark": "imitation_settings", "machine": _machine(),
+        result = {"benchmark": "imitation_settings", "machine": machine(args.device),
                   "config": vars(args),
                   **compare_settings(config, torch.device(args.device),
                                      args.updates_per_round, args.repeats)}
         print("bound, samples/s: " + ", ".join(
             f"{k} {v:,.0f} ({result['ratio_to_fp32'][k]:.2f}x fp32)"
             for k, v in result["bound_samples_per_s"].items()))
-        _write(args.json, result)
+        write_json(args.json, result)
         return
     rounds = RoundRunner(config, args.channels_last)
     bound = UpdateBound(config, rounds.trainer.device, args.channels_last)
@@ -196,7 +188,7 @@ def main() -> None:
     median = {k: statistics.median(v) for k, v in samples.items()}
     result = {
         "benchmark": "imitation_throughput",
-        "machine": {**_machine(), "device": device},
+        "machine": machine(device),
         "config": vars(args),
         "reuse": config.reuse,
         **median,
@@ -210,21 +202,7 @@ def main() -> None:
           f"(forward+backward+Adam, batch {args.batch_size}"
           f"{', channels_last' if args.channels_last else ''}) | "
           f"ratio {result['ratio']:.2f}")
-    _write(args.json, result)
-
-
-def _machine() -> dict:
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "load_average": os.getloadavg(),
-            "date": datetime.now(UTC).isoformat(timespec="seconds")}
-
-
-def _write(path: str | None, result: dict) -> None:
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,12 @@ SB3 in turn (each warmed up once beforehand); the medians over repeats are repor
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
+from common import machine, sync, write_json
 
 from mazepolicy.models.devices import resolve_device
 from mazepolicy.models.impala import ImpalaPolicy
@@ -40,11 +36,11 @@ class OursRunner:
         self.trainer.train_iteration()
 
     def sps(self, iterations: int) -> float:
-        _sync(self.trainer.device)
+        sync(self.trainer.device)
         start = time.perf_counter()
         for _ in range(iterations):
             self.trainer.train_iteration()
-        _sync(self.trainer.device)
+        sync(self.trainer.device)
         return iterations * self.config.batch_size / (time.perf_counter() - start)
 
     def close(self) -> None:
@@ -114,17 +110,12 @@ def network_bound(config: PPOConfig, repeats: int = 5) -> dict:
 
 def _time(fn, repeats: int, device: torch.device) -> float:
     fn()
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - start) / repeats
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -174,12 +165,7 @@ def main() -> None:
     ours, sb3 = median["ours_sps"], median.get("sb3_sps")
     result = {
         "benchmark": "trainer_throughput",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "device": str(resolve_device(args.device)),
-                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-                    "load_average": os.getloadavg()},
+        "machine": machine(resolve_device(args.device)),
         "config": vars(args),
         "ours_sps": ours,
         "sb3_sps": sb3,
@@ -192,9 +178,7 @@ def main() -> None:
           f"ratio {result['ratio'] or float('nan'):.2f} | bound {bound['bound_sps']:,.0f} sps "
           f"(fwd {bound['fwd']:,.0f}/s, fwd+bwd {bound['fwd_bwd']:,.0f}/s) | "
           f"ours/bound {result['bound_ratio']:.2f}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":
