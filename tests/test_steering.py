@@ -12,7 +12,7 @@ from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.state import FREE
 from mazepolicy.interp.channels import cell_position, channel_hook, retarget_hook
-from mazepolicy.interp.probes import decision_square_stats, vector_field
+from mazepolicy.interp.probes import decision_square_stats, move_field, vector_field
 from mazepolicy.interp.vectors import (
     SteeringVector,
     cheese_vector,
@@ -180,6 +180,9 @@ def test_decision_square_stats_and_vector_field_with_known_policy(states):
     field = vector_field(AlwaysUp(), states[0])
     assert all(move == pytest.approx((0.0, 1.0)) for move in field.values())
     assert states[0].cheese_cell not in field
+    moves = move_field(AlwaysUp(), states[0])  # right, up, left, down
+    assert set(moves) == set(field)
+    assert all(p == pytest.approx((0.0, 1.0, 0.0, 0.0)) for p in moves.values())
 
 
 def test_peak_match_rate_and_channel_scores(policy, states):

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.envs.geometry import paths_diverge
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.probes import vector_field
+    from mazepolicy.interp.probes import move_field
     from mazepolicy.interp.steer import steering_experiment, steering_vector, write_table
     from mazepolicy.interp.vectors import steering
     from mazepolicy.io import atomic_write_text
@@ -81,11 +81,12 @@ def run(args: argparse.Namespace) -> int:
                           variant.distribution_mode)
     state = next((s for s in states if paths_diverge(s.free, s.cheese_cell)), states[0])
     vec = steering_vector(policy, "cheese", [state], LAYER)
-    base = vector_field(policy, state)
+    base = move_field(policy, state)
     with steering(policy, [(vec, -1.0)]):
-        steered = vector_field(policy, state)
+        steered = move_field(policy, state)
     plot_vector_fields(state, base, steered, out / "vfield.png",
-                       titles=("unsteered", "cheese vector -1", "difference"))
+                       titles=("unsteered", f"cheese vector -1\nat {LAYER}",
+                               "steered - unsteered"))
     atomic_write_text(out / "summary.md", summary_markdown(table))
     print(json.dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
                                          "cheese_rate", "median_p_cheese")}

@@ -99,10 +99,30 @@ def median_probabilities(rows: list[dict]) -> dict:
     }
 
 
+MOVES = ((1, 0), (0, 1), (-1, 0), (0, -1))  # right, up, left, down as (dx, dy)
+
+
+def move_field(policy, state: MazeState) -> dict[Cell, tuple[float, float, float, float]]:
+    """The policy's probability of moving right, up, left and down (:data:`MOVES`; the
+    rest stays put) with the mouse at each free cell (x, y), the cheese cell excluded."""
+    cells = [c for c in free_cells(state.free) if c != state.cheese_cell]
+    probs = action_probabilities(policy, [with_mouse(state, c) for c in cells])
+    moves = np.stack([move_probability(probs, d) for d in MOVES], axis=1)  # (cells, 4)
+    return {c: tuple(float(p) for p in row) for c, row in zip(cells, moves, strict=True)}
+
+
+def net_moves(field: dict[Cell, tuple[float, ...]]) -> dict[Cell, tuple[float, float]]:
+    """A :func:`move_field`'s expected move (dx, dy) per cell.
+
+    Example:
+        >>> net_moves({(0, 0): (0.5, 0.25, 0.0, 0.25)})
+        {(0, 0): (0.5, 0.0)}
+    """
+    directions = np.array(MOVES, dtype=np.float64)  # (4, 2)
+    return {c: tuple(float(v) for v in np.asarray(p) @ directions) for c, p in field.items()}
+
+
 def vector_field(policy, state: MazeState) -> dict[Cell, tuple[float, float]]:
     """The policy's expected move (dx, dy) with the mouse at each free cell (the cheese
     cell excluded): sum over actions of P(action) * displacement of the action."""
-    cells = [c for c in free_cells(state.free) if c != state.cheese_cell]
-    probs = action_probabilities(policy, [with_mouse(state, c) for c in cells])
-    moves = probs @ _DELTAS  # (cells, 2)
-    return {c: (float(m[0]), float(m[1])) for c, m in zip(cells, moves, strict=True)}
+    return net_moves(move_field(policy, state))

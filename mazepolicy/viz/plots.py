@@ -59,22 +59,53 @@ def plot_sweep(table: dict, path: str | Path, title: str | None = None) -> Path:
     return _save(fig, path)
 
 
+def _move_arrows(ax, field: Mapping[Cell, Sequence[float]], length: float) -> None:
+    """Per-move arrows: from each cell's centre, one arrow per direction (right, up,
+    left, down) ``length * P(move)`` cells long, as the research draws vector fields."""
+    from mazepolicy.interp.probes import MOVES
+
+    cells = np.array(list(field), dtype=float).reshape(-1, 2)  # (n, 2)
+    probs = np.array(list(field.values()), dtype=float).reshape(-1, 4)  # (n, 4)
+    for k, (dx, dy) in enumerate(MOVES):
+        ax.quiver(cells[:, 0], cells[:, 1], dx * probs[:, k], dy * probs[:, k], angles="xy",
+                  scale_units="xy", scale=1 / length, color="tab:orange", width=0.005,
+                  headwidth=3, headlength=3, headaxislength=2.5, minlength=0, zorder=4)
+
+
 def plot_vector_fields(
     state: MazeState,
-    unsteered: Mapping[Cell, tuple[float, float]],
-    steered: Mapping[Cell, tuple[float, float]],
+    unsteered: Mapping[Cell, Sequence[float]],
+    steered: Mapping[Cell, Sequence[float]],
     path: str | Path,
     titles: Sequence[str] = ("unsteered", "steered", "steered - unsteered"),
 ) -> Path:
-    """Expected moves at every free cell, side by side, and their difference."""
-    diff = {c: (steered[c][0] - unsteered[c][0], steered[c][1] - unsteered[c][1])
-            for c in unsteered}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    """Two :func:`~mazepolicy.interp.probes.move_field` panels (at each free cell one
+    arrow per move, its length proportional to the move's probability, the same scale
+    in both: the largest probability is 0.45 cell) and the difference of their expected
+    moves, scaled so the longest difference is half a cell (each scale is in the
+    title). A legend names the markers."""
+    from mazepolicy.interp.probes import net_moves
+
+    before, after = net_moves(unsteered), net_moves(steered)
+    diff = {c: (after[c][0] - before[c][0], after[c][1] - before[c][1]) for c in before}
+    longest = max((float(np.hypot(*v)) for v in diff.values()), default=0.0)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))
     cheese = state.cheese_cell
     square = decision_square(state.free, cheese) if cheese is not None else None
-    for ax, field, title in zip(axes, (unsteered, steered, diff), titles, strict=True):
-        draw_maze(state.free, mouse=(0, 0), cheese=cheese, decision_square=square,
-                  arrows=field, ax=ax, title=f"{title} (level {state.level_seed})")
+    top = max((max(p) for field in (unsteered, steered) for p in field.values()), default=0)
+    top = top if top > 0 else 1.0
+    for ax, field, title in zip(axes[:2], (unsteered, steered), titles, strict=False):
+        draw_maze(state.free, mouse=(0, 0), cheese=cheese, decision_square=square, ax=ax,
+                  title=f"{title}\nlevel {state.level_seed}; arrow 0.45 cell = P {top:.2f}")
+        _move_arrows(ax, field, 0.45 / top)
+    scale = 0.5 / longest if longest > 0 else 1.0
+    draw_maze(state.free, mouse=(0, 0), cheese=cheese, decision_square=square, ax=axes[2],
+              arrows={c: (v[0] * scale, v[1] * scale) for c, v in diff.items()},
+              arrow_scale=1.0,
+              title=f"{titles[2]}: expected move\narrows x{scale:.3g} "
+                    f"(largest {longest:.3g} cell)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     return _save(fig, path)
 
 
