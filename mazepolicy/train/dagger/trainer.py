@@ -56,7 +56,7 @@ from mazepolicy.train.common.run_dir import (
     require_entries,
 )
 from mazepolicy.train.common.seeding import derived_seed
-from mazepolicy.train.dagger.agreement import MOVE_GROUP, ExpertAgreement
+from mazepolicy.train.dagger.agreement import ExpertAgreement, move_agreement
 from mazepolicy.train.dagger.buffer import LabelledFrames
 from mazepolicy.train.dagger.collector import STATE_KEYS, Collector
 from mazepolicy.train.dagger.config import RESUMABLE_CHANGES, DaggerConfig
@@ -178,8 +178,8 @@ class DaggerTrainer:
             self.optimizer.step()
             self.updates += 1
             with torch.no_grad():
-                moves = MOVE_GROUP.to(self.device)
-                agree = (moves[logits.argmax(1)] == moves[actions]).float().mean()
+                probs = torch.softmax(logits.float(), dim=-1)
+                agree = move_agreement(probs, actions)[0].float().mean()
                 totals += torch.stack([policy_loss.detach(), value_loss.detach(), agree]).cpu()
         self.policy.eval()
         mean = (totals / cfg.updates_per_round).tolist()
