@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,3 +48,23 @@ def cell_pixels(cell, maze_dim: int, world_dim: int) -> tuple[slice, slice]:
         slice(int(np.ceil(row0)), int(np.floor(row1))),
         slice(int(np.ceil(col0)), int(np.floor(col1))),
     )
+
+
+def kill_after_first_checkpoint_then_resume(args: list[str], out: Path, counter: str,
+                                            total: int) -> subprocess.CompletedProcess:
+    """Run the training command ``args`` (writing to ``out``), SIGKILL it as soon as its
+    first checkpoint is committed, check the kill came before the end (the card's
+    ``counter`` < ``total``), and return the finished ``args + ["--resume"]`` run."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    latest = out / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert latest.exists(), "no checkpoint before the kill"
+    assert json.loads((out / "policy.json").read_text())[counter] < total
+    result = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resumed" in result.stderr
+    return result

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -34,6 +31,7 @@ from mazepolicy.train.dagger.collector import Collector
 from mazepolicy.train.ppo.config import PPOConfig
 from mazepolicy.train.ppo.trainer import Trainer
 from mazepolicy.train.recipes import list_recipes, load_recipe
+from tests.conftest import kill_after_first_checkpoint_then_resume
 
 LEFT, DOWN, UP, NOOP, RIGHT = 1, 3, 5, 4, 7
 MOVES = {LEFT: (-1, 0), DOWN: (0, -1), UP: (0, 1), RIGHT: (1, 0)}
@@ -433,19 +431,7 @@ def test_cli_killed_run_resumes_and_finishes(tmp_path):
     args = [sys.executable, "-m", "mazepolicy.cli", "train", "--agent", "dagger-tiny",
             "--out", str(out), "--no-progress", "--total-steps", "256", "--device", "cpu",
             "--set", *sets]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    latest = out / "checkpoints" / "latest"
-    deadline = time.time() + 300
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert latest.exists(), "no checkpoint before the kill"
-    killed_at = json.loads((out / "policy.json").read_text())["frames"]
-    assert killed_at < 256
-    result = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "resumed" in result.stderr
+    result = kill_after_first_checkpoint_then_resume(args, out, "frames", 256)
     final = json.loads(result.stdout.strip().splitlines()[-1])
     assert final["frames"] == 256 and final["rounds"] == 4
     resumed, card = load_policy(out / "policy.safetensors")

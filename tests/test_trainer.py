@@ -4,10 +4,7 @@ and (slow) learning beyond a random agent on easy mazes."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -23,6 +20,7 @@ from mazepolicy.models.checkpoint import CheckpointError, load_policy
 from mazepolicy.models.devices import resolve_device
 from mazepolicy.train.ppo.trainer import Trainer
 from mazepolicy.train.recipes import load_recipe
+from tests.conftest import kill_after_first_checkpoint_then_resume
 
 TINY = load_recipe("ppo-tiny").replace(
     total_steps=4 * 64, num_envs=4, num_steps=16, minibatches=2, epochs=1,
@@ -167,19 +165,7 @@ def test_cli_killed_run_resumes_and_finishes(tmp_path):
             "--out", str(out), "--no-progress", "--total-steps", "512", "--device", "cpu",
             "--set", "num_envs=4", "num_steps=16", "minibatches=2", "epochs=1",
             "checkpoint_every=2", "eval_episodes=0"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    latest = out / "checkpoints" / "latest"
-    deadline = time.time() + 300
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert latest.exists(), "no checkpoint before the kill"
-    killed_at = json.loads((out / "policy.json").read_text())["global_step"]
-    assert killed_at < 512
-    result = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "resumed" in result.stderr
+    result = kill_after_first_checkpoint_then_resume(args, out, "global_step", 512)
     assert json.loads(result.stdout.strip().splitlines()[-1])["global_step"] == 512
     _, card = load_policy(out / "policy.safetensors")
     assert card["global_step"] == 512
