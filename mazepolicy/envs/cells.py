@@ -115,3 +115,15 @@ def check_in_maze(cell, size: int | tuple[int, int], what: str = "cell") -> Cell
     if not (0 <= x < n_x and 0 <= y < n_y):
         raise ValueError(f"{what} {(x, y)} is outside the {n_x}x{n_y} maze")
     return x, y
+
+
+def region_start(size: int, n: int) -> int:
+    """The lowest coordinate of the top-right ``n`` x ``n`` region along an axis of
+    ``size`` cells: ``n`` is clipped to 1..size (``n = 0`` is the corner alone), so the
+    region is cells ``region_start(size, n) .. size - 1``.
+
+    Example:
+        >>> region_start(9, 5), region_start(3, 5), region_start(9, 0)
+        (4, 0, 8)
+    """
+    return size - min(max(int(n), 1), size)

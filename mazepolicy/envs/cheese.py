@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mazepolicy.envs.cells import Cell, as_cell, max_maze_dim
+from mazepolicy.envs.cells import Cell, as_cell, max_maze_dim, region_start
 from mazepolicy.envs.state import MazeState
 
 CheesePlacement = Callable[[MazeState, np.random.Generator], Cell | None]
@@ -84,8 +84,7 @@ class TopRightRegion:
             raise ValueError(f"TopRightRegion size must be an int >= 0, got {self.n!r}")
 
     def __call__(self, state: MazeState, rng: np.random.Generator) -> Cell:
-        size = min(max(self.n, 1), state.maze_dim)
-        cells = _free_cells_except_mouse(state, state.maze_dim - size)
+        cells = _free_cells_except_mouse(state, region_start(state.maze_dim, self.n))
         return _choose(cells, rng, f"TopRightRegion({self.n})")
 
 

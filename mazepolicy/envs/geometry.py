@@ -29,7 +29,7 @@ from itertools import pairwise
 import numpy as np
 
 from mazepolicy.envs.actions import ACTION_DELTAS, DOWN, LEFT, NOOP, NUM_ACTIONS, RIGHT, UP
-from mazepolicy.envs.cells import Cell, as_cell, check_in_maze
+from mazepolicy.envs.cells import Cell, as_cell, check_in_maze, region_start
 
 # Neighbour order for tie-breaks: right, up, left, down, as (dx, dy, action).
 _STEPS = ((1, 0, RIGHT), (0, 1, UP), (-1, 0, LEFT), (0, -1, DOWN))
@@ -338,7 +338,7 @@ def top_right_region(free: np.ndarray, n_region: int) -> list[Cell]:
         raise ValueError(f"n_region must be >= 0, got {n_region}")
     n_y, n_x = free.shape
     k = int(n_region)
-    y_lo, x_lo = n_y - min(max(k, 1), n_y), n_x - min(max(k, 1), n_x)
+    y_lo, x_lo = region_start(n_y, k), region_start(n_x, k)
     return [(x + x_lo, y + y_lo) for x, y in free_cells(free[y_lo:, x_lo:])]
 
 

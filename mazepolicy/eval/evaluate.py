@@ -44,6 +44,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mazepolicy.agents.protocols import Agent
+from mazepolicy.envs.cells import region_start
 from mazepolicy.envs.cheese import CheesePlacement
 from mazepolicy.envs.geometry import decision_square, distance, top_right_corner
 from mazepolicy.envs.variants import EnvVariant, load_variant
@@ -140,7 +141,7 @@ def _episode_start(env: MazeVecEnv, i: int, region: int) -> dict:
             "in_region": False,
         }
     square = decision_square(free, cheese)
-    lo = n - min(max(region, 1), n)
+    lo = region_start(n, region)
     return {
         **start,
         "cheese": cheese,

@@ -41,6 +41,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from mazepolicy.agents.steered import add_vector_hook, check_coeff
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.state import FREE, MazeState
+from mazepolicy.interp.probes import with_mouse
 from mazepolicy.io import atomic_write_bytes, atomic_write_text
 
 
@@ -92,13 +93,6 @@ def contrast_vector(policy, states_a: Sequence[MazeState], states_b: Sequence[Ma
     return SteeringVector(layer, diff.mean(0), {"kind": "contrast", **(metadata or {})})
 
 
-def _at_start(state: MazeState) -> MazeState:
-    out = state.copy()
-    out.set_mouse((0, 0))
-    out.cur_time = 0
-    return out
-
-
 def cheese_vector(policy, states: Sequence[MazeState], layer: str) -> SteeringVector:
     """Cheese vector averaged over ``states`` (one state: the per-maze vector). Each state
     must have cheese; the mouse is put at the start cell (0, 0)."""
@@ -106,7 +100,7 @@ def cheese_vector(policy, states: Sequence[MazeState], layer: str) -> SteeringVe
     for state in states:
         if state.cheese_cell is None:
             raise ValueError(f"level {state.level_seed} has no cheese to remove")
-        a = _at_start(state)
+        a = with_mouse(state, (0, 0))
         b = a.copy()
         b.set_cheese(None)
         with_cheese.append(a)
@@ -139,7 +133,7 @@ def with_top_right_corridor(state: MazeState) -> MazeState:
 
 def top_right_vector(policy, states: Sequence[MazeState], layer: str) -> SteeringVector:
     """Top-right vector averaged over ``states``; mouse at the start cell (0, 0)."""
-    base = [_at_start(s) for s in states]
+    base = [with_mouse(s, (0, 0)) for s in states]
     opened = [with_top_right_corridor(s) for s in base]
     vec = contrast_vector(policy, opened, base, layer)
     vec.metadata = {"kind": "top_right", "level_seeds": [s.level_seed for s in states]}
