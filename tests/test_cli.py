@@ -264,6 +264,17 @@ def test_rollout_refuses_unknown_video_suffixes_before_rolling_out(tmp_path, cap
     assert not list(tmp_path.iterdir())
 
 
+def test_bad_recipe_and_variant_files_are_one_line(tmp_path, capsys):
+    recipe = tmp_path / "broken.toml"
+    recipe.write_text("lr = [unclosed\n")
+    _user_error(["train", "--agent", str(recipe), "--out", str(tmp_path / "run")], capsys,
+                "cannot read recipe", "broken.toml")
+    variant = tmp_path / "odd.toml"
+    variant.write_text('distribution_mode = "medium"\n')
+    _user_error(["evaluate", "--policy", "random", "--env", str(variant), "--episodes", "1"],
+                capsys, "distribution_mode")
+
+
 def test_debug_shows_the_traceback():
     with pytest.raises(ValueError, match="maze-nowhere"):
         main(["--debug", "evaluate", "--policy", "random", "--env", "maze-nowhere"])
