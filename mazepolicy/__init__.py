@@ -1,9 +1,14 @@
 """mazepolicy: the Procgen maze made controllable and fast, for goal-misgeneralization research.
 
-Subpackages:
-    mazepolicy.envs    -- controllable vectorized maze environments, maze state codec, geometry
-    mazepolicy.agents  -- IMPALA policy with named hook points, PPO trainer, checkpoints
-    mazepolicy.interp  -- activation capture/patching, steering vectors, measurement, plots
+Subpackages (each imports only the ones above it):
+    mazepolicy.envs      -- vectorized maze envs, state codec, placements, cells, geometry
+    mazepolicy.models    -- the IMPALA network with named hook points, checkpoints
+    mazepolicy.agents    -- the Agent protocol: scripted, network and steered agents
+    mazepolicy.eval      -- the evaluator (outcomes on seeded mazes) and its statistics
+    mazepolicy.train     -- PPO and DAgger trainers on one run-directory format
+    mazepolicy.interp    -- activations, steering vectors and experiments, channels, probes
+    mazepolicy.viz       -- maze drawing, GIF/MP4, figures
+    mazepolicy.commands  -- the ``mazepolicy`` command line
 """
 
 __version__ = "0.1.0"
