@@ -104,10 +104,9 @@ def steered_agent(args: argparse.Namespace, coeff: float):
 
     coeff = check_coeff(coeff)
     vector = load_vector_arg(args.vector)
-    agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
     if coeff == 0:
-        return agent
-    policy = load_network(args.policy, args.device)  # a network, or a clear exit
+        return make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
+    policy = load_network(args.policy, args.device)  # a network, or a clear error
     layer = vector.layer if vector is not None else args.layer[0]
     per_maze = None if vector is not None else per_maze_vectors(policy, args.vector, layer)
     return SteeredAgent(policy, layer, coeff, vector=None if vector is None else vector.tensor,
