@@ -68,9 +68,11 @@ def test_pyproject_lists_every_subpackage_and_the_data_folders():
 def test_shipped_files_are_found_through_importlib_resources():
     from mazepolicy.resources import checkpoint_files, recipe_files, variant_files
 
-    assert {p.name for p in variant_files()} == {p.name for p in (ROOT / "envs").glob("*.toml")}
-    assert {p.name for p in recipe_files()} == {p.name for p in (ROOT / "agents").glob("*.toml")}
-    assert {p.name for p in checkpoint_files()} == {
+    assert {p.name for p in variant_files().values()} == {
+        p.name for p in (ROOT / "envs").glob("*.toml")}
+    assert {p.name for p in recipe_files().values()} == {
+        p.name for p in (ROOT / "agents").glob("*.toml")}
+    assert {p.name for p in checkpoint_files().values()} == {
         p.name for p in (ROOT / "checkpoints").glob("*.safetensors")}
     for weights in (ROOT / "checkpoints").glob("*.safetensors"):
         assert weights.with_suffix(".json").is_file(), f"{weights.name} has no card"

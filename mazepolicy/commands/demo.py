@@ -27,9 +27,9 @@ LAYER = "embedder.block2.res1.resadd_out"
 
 def default_checkpoint() -> Path:
     """The first shipped policy of ``PREFERRED``."""
-    from mazepolicy.resources import checkpoint_files, checkpoint_path
+    from mazepolicy.resources import checkpoint_path, shipped_checkpoints
 
-    shipped = {p.name.removesuffix(".safetensors") for p in checkpoint_files()}
+    shipped = shipped_checkpoints()
     for name in PREFERRED:
         if name in shipped:
             return checkpoint_path(name)

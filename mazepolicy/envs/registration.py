@@ -50,7 +50,7 @@ def register_envs() -> list[str]:
         ('mazepolicy/Maze-v0', True)
     """
     ids = {f"{NAMESPACE}/Maze-v0": {}}
-    names = sorted(p.name.removesuffix(".toml") for p in variant_files())
+    names = list(variant_files())
     for name in names:
         if _VALID_NAME.fullmatch(name):
             ids[variant_env_id(name)] = {"variant": name}

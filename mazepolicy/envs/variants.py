@@ -130,7 +130,7 @@ class EnvVariant:
 def _variant_files(directory: str | Path | None) -> dict:
     """name -> file of the variants in ``directory`` (default: the shipped ones)."""
     if directory is None:
-        return {p.name.removesuffix(".toml"): p for p in variant_files()}
+        return variant_files()
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"variant directory {directory} does not exist")

@@ -7,8 +7,8 @@ them as the packages ``mazepolicy.resources.envs``, ``.agents`` and ``.checkpoin
 an editable install and an installed wheel see the same files.
 
 Example:
-    >>> "maze-anywhere.toml" in {p.name for p in variant_files()}
-    True
+    >>> variant_files()["maze-anywhere"].name
+    'maze-anywhere.toml'
     >>> checkpoint_path("maze-topright-5-easy_impala-s1").name
     'maze-topright-5-easy_impala-s1.safetensors'
 """
@@ -20,35 +20,38 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 
-def _files(kind: str, suffix: str) -> list[Traversable]:
+def _files(kind: str, suffix: str) -> dict[str, Traversable]:
+    """name (the file name without ``suffix``) -> file, sorted by name."""
     root = resources.files(f"mazepolicy.resources.{kind}")
-    return sorted((p for p in root.iterdir() if p.name.endswith(suffix)), key=lambda p: p.name)
+    files = {p.name.removesuffix(suffix): p for p in root.iterdir() if p.name.endswith(suffix)}
+    return dict(sorted(files.items()))
 
 
-def variant_files() -> list[Traversable]:
-    """The shipped environment variant files (``*.toml``), by name."""
+def variant_files() -> dict[str, Traversable]:
+    """The shipped environment variant files (``*.toml``) by variant name."""
     return _files("envs", ".toml")
 
 
-def recipe_files() -> list[Traversable]:
-    """The shipped training recipe files (``*.toml``), by name."""
+def recipe_files() -> dict[str, Traversable]:
+    """The shipped training recipe files (``*.toml``) by recipe name."""
     return _files("agents", ".toml")
 
 
-def checkpoint_files() -> list[Traversable]:
-    """The shipped policy weights (``*.safetensors``, each with its ``.json`` card)."""
+def checkpoint_files() -> dict[str, Traversable]:
+    """The shipped policy weights (``*.safetensors``, each with its ``.json`` card) by
+    checkpoint name."""
     return _files("checkpoints", ".safetensors")
 
 
 def shipped_checkpoints() -> list[str]:
     """Names of the shipped checkpoints (their file names without ``.safetensors``)."""
-    return [p.name.removesuffix(".safetensors") for p in checkpoint_files()]
+    return list(checkpoint_files())
 
 
 def checkpoint_path(name: str) -> Path:
     """The file path of the shipped checkpoint ``name`` (without ``.safetensors``);
     ``ValueError`` naming the shipped ones if there is none of that name."""
-    for path in checkpoint_files():
-        if path.name == f"{name}.safetensors":
-            return Path(str(path))
-    raise ValueError(f"no shipped checkpoint {name!r}; shipped: {shipped_checkpoints()}")
+    files = checkpoint_files()
+    if name not in files:
+        raise ValueError(f"no shipped checkpoint {name!r}; shipped: {list(files)}")
+    return Path(str(files[name]))

@@ -20,13 +20,9 @@ from mazepolicy.train.ppo.config import PPOConfig
 CONFIGS = {"ppo": PPOConfig, "dagger": DaggerConfig}
 
 
-def _recipe_files() -> dict:
-    return {p.name.removesuffix(".toml"): p for p in recipe_files()}
-
-
 def list_recipes() -> list[str]:
     """Names of the shipped recipes (the repository's ``agents/``)."""
-    return sorted(_recipe_files())
+    return list(recipe_files())
 
 
 def load_recipe(name_or_path: str | Path):
@@ -35,7 +31,7 @@ def load_recipe(name_or_path: str | Path):
     if str(name_or_path).endswith(".toml"):
         path = Path(name_or_path)
     else:
-        files = _recipe_files()
+        files = recipe_files()
         if name_or_path not in files:
             raise ValueError(f"unknown recipe {str(name_or_path)!r}; available: {sorted(files)}")
         path = files[name_or_path]
