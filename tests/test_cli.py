@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from mazepolicy.cli import main
+from mazepolicy.cli import COMMANDS, main
 from mazepolicy.models.checkpoint import save_policy
 from mazepolicy.models.impala import ImpalaPolicy
 
@@ -289,7 +289,7 @@ def test_train_resume_without_a_checkpoint_fails(tmp_path, capsys):
     assert not (tmp_path / "missing").exists()
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "evaluate", "steer", "vfield", "rollout"])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_option_has_help_with_its_default(command, capsys):
     from mazepolicy.cli import command_parser
 

@@ -1,0 +1,72 @@
+"""``mazepolicy export``: a run's policy becomes a shipped checkpoint whose card holds the
+run's record and an evaluation that matches evaluating it directly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from mazepolicy.agents.policy import PolicyAgent
+from mazepolicy.agents.scripted import make_scripted_agent
+from mazepolicy.cli import main
+from mazepolicy.eval.evaluate import evaluate
+from mazepolicy.models.checkpoint import load_policy, save_policy
+from mazepolicy.models.impala import ImpalaPolicy
+
+ENV = "maze-anywhere-easy"
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """A run folder as the DAgger trainer leaves it: policy, card, a checkpoint whose
+    state logs the training mazes (level seeds 1 and 3 among them)."""
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    card = {"env": ENV, "trainer": "mazepolicy-dagger", "frames": 123, "updates": 4,
+            "train_seconds": 5.0, "config": {"eval_env": ENV}, "eval": {"old": 1}}
+    save_policy(ImpalaPolicy(), run / "policy.safetensors", card)
+    ckpt = run / "checkpoints" / "iter-000001"
+    ckpt.mkdir(parents=True)
+    save_file({"mazes_seen": torch.tensor([1, 3, 99])}, ckpt / "state.safetensors")
+    (run / "checkpoints" / "latest").write_text("iter-000001")
+    return run
+
+
+def test_export_writes_weights_and_a_card_that_matches_direct_evaluation(run_dir, tmp_path,
+                                                                         capsys):
+    out = tmp_path / "shipped"
+    argv = ["export", "--run", str(run_dir), "--name", "tiny_impala-s1", "--out", str(out),
+            "--status", "untrained test policy", "--episodes", "4", "--max-steps", "30",
+            "--no-progress"]
+    assert main(argv) == 0
+    policy, card = load_policy(out / "tiny_impala-s1.safetensors")
+    original, _ = load_policy(run_dir / "policy.safetensors")
+    for key, value in original.state_dict().items():
+        assert torch.equal(policy.state_dict()[key], value)
+    assert (card["name"], card["status"], card["frames"]) == ("tiny_impala-s1",
+                                                              "untrained test policy", 123)
+    assert card["training_eval"] == {"old": 1}
+    entry = card["evaluation"]["variants"][ENV]
+    assert entry["training_mazes_among_them"] == 2  # seeds 1 and 3 of 0..3
+    settings = dict(episodes=4, seed=0, max_steps=30, num_envs=64, progress=False)
+    direct = evaluate(PolicyAgent(original, seed=0), ENV, **settings).summary()
+    rand = evaluate(make_scripted_agent("random", seed=0), ENV, **settings).summary()
+    assert entry["policy"]["cheese_rate"] == direct["cheese_rate"]
+    assert entry["policy"]["mean_steps"] == direct["mean_steps"]
+    assert entry["random_agent"]["mean_steps"] == rand["mean_steps"]
+    assert entry["cheese_vs_random"]["n"] == 4
+    assert "mazepolicy export --run" in card["evaluation"]["command"]
+    assert json.loads(capsys.readouterr().out.split("\nwrote")[0])[ENV]["policy"] == \
+        direct["cheese_rate"]
+    assert main(argv) == 2  # an existing name is kept unless --force
+
+
+def test_export_refuses_a_bad_name_and_a_missing_run(run_dir, tmp_path, capsys):
+    base = ["export", "--status", "x", "--out", str(tmp_path), "--no-progress"]
+    assert main([*base, "--run", str(run_dir), "--name", "Bad Name"]) == 2
+    assert "--name" in capsys.readouterr().err
+    assert main([*base, "--run", str(tmp_path / "nowhere"), "--name", "ok"]) == 2
+    assert "nowhere" in capsys.readouterr().err
