@@ -29,6 +29,7 @@ COMMANDS = {
     "steer": "Evaluate a policy with a steering vector added at a layer, per coefficient.",
     "vfield": "Draw a policy's vector field on a maze, unsteered and steered.",
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",
+    "report": "Regenerate the report: misgeneralization, vectors, channels, retargeting.",
     "export": "Make a run's policy a shipped checkpoint, evaluated against a random agent.",
 }
 

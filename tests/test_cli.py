@@ -185,6 +185,7 @@ def test_demo_writes_table_and_figures(tmp_path, checkpoint):
     assert [r["vector"] for r in table["rows"]] == ["none", "cheese", "top-right"]
     for name in ("table.csv", "steering.png", "vfield.png", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0
+    assert "docs/report.md" in (tmp_path / "summary.md").read_text()
 
 
 def test_unknown_command_and_help(capsys):

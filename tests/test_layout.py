@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mazepolicy"
 # Each layer may import itself and the layers before it (mazepolicy.io and
 # mazepolicy.resources are shared helpers below every layer).
-LAYERS = ["envs", "models", "agents", "eval", "train", "interp", "viz", "commands"]
+LAYERS = ["envs", "models", "agents", "eval", "train", "interp", "viz", "report", "commands"]
 ALLOWED = {
     "envs": {"envs"},
     "models": {"envs", "models"},
@@ -22,6 +22,7 @@ ALLOWED = {
     "train": {"envs", "models", "agents", "eval", "train"},
     "interp": {"envs", "models", "agents", "eval", "interp"},
     "viz": {"envs", "models", "agents", "eval", "interp", "viz"},
+    "report": {"envs", "models", "agents", "eval", "interp", "viz", "report"},
     "commands": set(LAYERS),
 }
 

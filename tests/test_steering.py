@@ -185,18 +185,24 @@ def test_decision_square_stats_and_vector_field_with_known_policy(states):
     assert all(p == pytest.approx((0.0, 1.0, 0.0, 0.0)) for p in moves.values())
 
 
-def test_peak_match_rate_and_channel_scores(policy, states):
-    from mazepolicy.interp.channels import cheese_tracking_channels, peak_match_rate
+def test_map_correlation_finds_a_planted_cheese_channel(policy, states):
+    from mazepolicy.interp.channels import (
+        cheese_tracking_channels,
+        map_correlation,
+        window_maps,
+    )
 
-    diffs = torch.randn(5, 4, 8, 8) * 0.01
-    positions = torch.tensor([[1, 2], [3, 3], [7, 0], [0, 7], [4, 5]])
-    for i, (r, c) in enumerate(positions.tolist()):
-        diffs[i, 2, r, c] = 3.0  # channel 2 peaks exactly at the target
-        diffs[i, 0, (r + 4) % 8, (c + 4) % 8] = 3.0  # channel 0 peaks far away
-    rates = peak_match_rate(diffs, positions, tolerance=0)
-    assert rates[2] == 1.0 and rates[0] == 0.0
+    gen = torch.Generator().manual_seed(0)
+    positions = torch.randint(0, 8, (40, 2), generator=gen)
+    targets = window_maps(positions, 8)
+    acts = torch.randn(40, 4, 8, 8, generator=gen)
+    acts[:, 2] += 3.0 * targets  # channel 2 lights up around the cheese
+    acts[:, 0] += 3.0 * window_maps((positions + 4) % 8, 8)  # channel 0 somewhere else
+    corr = map_correlation(acts, targets)
+    assert corr[2] > 0.6 and corr[0] < 0.1 and abs(corr[1]) < 0.1
     scores = cheese_tracking_channels(policy, states[:2], LAYER, cells_per_maze=3)
-    assert scores.shape == (32,) and ((scores >= 0) & (scores <= 1)).all()
+    assert scores["correlation"].shape == scores["null_correlation"].shape == (32,)
+    assert ((scores["correlation"].abs() <= 1)).all()
 
 
 def test_steering_experiment_checks_layers_before_any_rollout(policy, monkeypatch):

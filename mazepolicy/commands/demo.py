@@ -23,6 +23,7 @@ from mazepolicy.commands.common import nonnegative_int, positive_int
 # easy-mode PPO smoke policy
 PREFERRED = ["maze-topright-5_impala-s1", "maze-topright-5-easy_impala-s1"]
 LAYER = "embedder.block2.res1.resadd_out"
+REPORT_URL = "docs/report.md"
 
 
 def default_checkpoint() -> Path:
@@ -113,5 +114,9 @@ def summary_markdown(table: dict) -> str:
         )
     lines += ["", f"{table['unsteered']['episodes']} mazes, "
               f"{table['unsteered']['eligible_episodes']} eligible (cheese outside the "
-              "top-right region, paths to cheese and corner diverge)."]
+              "top-right region, paths to cheese and corner diverge).", "",
+              f"The full report (1,000-maze misgeneralization against a control, layer "
+              f"sweeps, vector transfer, cheese channels, retargeting) is {REPORT_URL} in "
+              f"the repository; regenerate it with `mazepolicy report --policy "
+              f"{table['policy']} --size full --out docs`."]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from mazepolicy.interp.channels import (
     cell_position,
     channel_hook,
     cheese_tracking_channels,
-    peak_match_rate,
+    map_correlation,
     retarget_hook,
 )
 from mazepolicy.interp.probes import (
@@ -52,7 +52,7 @@ __all__ = [
     "cheese_vector",
     "contrast_vector",
     "decision_square_stats",
-    "peak_match_rate",
+    "map_correlation",
     "retarget_hook",
     "steering",
     "steering_experiment",

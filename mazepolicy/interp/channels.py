@@ -76,38 +76,49 @@ def retarget_hook(
     return channel_hook([channel], [cell_position(cell, maze_dim, world_dim, size)], value)
 
 
-def peak_match_rate(
-    diffs: torch.Tensor, positions: torch.Tensor, tolerance: int = 1
-) -> torch.Tensor:
-    """Per channel, the share of samples whose largest |activation change| lies within
-    ``tolerance`` (Chebyshev) of the sample's target position.
-
-    ``diffs``: (N, C, H, W) activation changes; ``positions``: (N, 2) (row, col).
-    Returns (C,) rates in [0, 1].
+def window_maps(positions: torch.Tensor, size: int, tolerance: int = 1) -> torch.Tensor:
+    """Indicator maps (N, size, size): 1 within ``tolerance`` (Chebyshev) of each
+    sample's (row, col) in ``positions`` (N, 2), else 0.
 
     Example:
-        >>> d = torch.zeros(2, 3, 4, 4); d[0, 1, 2, 3] = 5.0; d[1, 1, 0, 0] = -5.0
-        >>> peak_match_rate(d, torch.tensor([[2, 3], [0, 0]]), tolerance=0)[1].item()
-        1.0
+        >>> window_maps(torch.tensor([[0, 0]]), 3, tolerance=0)[0].tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    n, c, h, w = diffs.shape
-    flat = diffs.abs().flatten(2).argmax(-1)  # (N, C)
-    rows, cols = flat // w, flat % w
-    dr = (rows - positions[:, None, 0]).abs()
-    dc = (cols - positions[:, None, 1]).abs()
-    return (torch.maximum(dr, dc) <= tolerance).float().mean(0)
+    grid = torch.arange(size)
+    rows = (grid[None, :, None] - positions[:, 0, None, None]).abs()  # (N, size, 1)
+    cols = (grid[None, None, :] - positions[:, 1, None, None]).abs()  # (N, 1, size)
+    return (torch.maximum(rows, cols) <= tolerance).float()
+
+
+def map_correlation(acts: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per channel, the Pearson correlation over all samples and positions between
+    its map in ``acts`` (N, C, H, W) and ``targets`` (N, H, W); 0 for a constant channel.
+
+    Example:
+        >>> t = window_maps(torch.tensor([[1, 1], [2, 0]]), 4, tolerance=0)
+        >>> acts = torch.stack([torch.stack([3 * m, torch.ones(4, 4)]) for m in t])
+        >>> map_correlation(acts, t).tolist()
+        [1.0, 0.0]
+    """
+    a = acts.transpose(0, 1).flatten(1).double()  # (C, N*H*W)
+    t = targets.flatten().double()  # (N*H*W,)
+    a = a - a.mean(1, keepdim=True)
+    t = t - t.mean()
+    denom = a.norm(dim=1) * t.norm()
+    return torch.where(denom > 0, (a @ t) / denom.clamp_min(1e-30), 0.0).float()
 
 
 def cheese_tracking_channels(
     policy, states, layer: str, cells_per_maze: int = 8, seed: int = 0, tolerance: int = 1
-) -> torch.Tensor:
-    """Score every channel of a conv ``layer`` by how well it tracks the cheese.
+) -> dict:
+    """Score every channel of a conv ``layer`` by how well its map follows the cheese.
 
     Method: in each maze (mouse at the start), the cheese is put at ``cells_per_maze``
-    random free cells; for each, the change of the layer's activations against the same
-    maze without cheese is computed; a channel scores the share of these cases whose
-    largest change lies within ``tolerance`` map cells of the cheese's map position
-    (:func:`cell_position`). Returns (C,) scores in [0, 1]; sort them to rank channels.
+    random free cells; a channel's score is the correlation of its activation map with
+    the indicator of the ``tolerance`` window around the cheese's map position
+    (:func:`cell_position`), over all these frames and map positions. The null is the
+    same correlation with the cheese positions shuffled across frames (no link between
+    map and cheese). Returns ``correlation`` and ``null_correlation``, each (C,).
     """
     import numpy as np
 
@@ -115,11 +126,10 @@ def cheese_tracking_channels(
 
     rng = np.random.default_rng(seed)
     size = policy.hook_names()[layer][-1]
-    diffs, positions = [], []
+    acts, positions = [], []
     for state in states:
         base = state.copy()
         base.set_mouse((0, 0))
-        base.set_cheese(None)
         ys, xs = np.nonzero(base.free)
         cells = [(int(x), int(y)) for x, y in zip(xs, ys, strict=True) if (x, y) != (0, 0)]
         chosen = [
@@ -131,6 +141,71 @@ def cheese_tracking_channels(
             s.set_cheese(cell)
             variants.append(s)
             positions.append(cell_position(cell, s.maze_dim, s.world_dim, size))
-        acts = activations(policy, [base, *variants], layer)  # (1 + K, C, H, W)
-        diffs.append(acts[1:] - acts[:1])
-    return peak_match_rate(torch.cat(diffs), torch.tensor(positions), tolerance)
+        acts.append(activations(policy, variants, layer).cpu())  # (K, C, H, W)
+    acts = torch.cat(acts)
+    positions = torch.tensor(positions)
+    shuffled = positions[torch.from_numpy(rng.permutation(len(positions)))]
+    return {"correlation": map_correlation(acts, window_maps(positions, size, tolerance)),
+            "null_correlation": map_correlation(acts, window_maps(shuffled, size, tolerance))}
+
+
+def channel_patch_effects(policy, states, layer: str, channels=None) -> dict:
+    """The causal test of cheese channels: with the mouse at each maze's decision
+    square, one channel's map at ``layer`` is replaced by its map in the same maze with
+    the cheese removed, and P(toward cheese) there is measured.
+
+    Returns ``mazes`` (how many had cheese and a decision square), the median
+    P(toward cheese) unpatched, with the whole layer patched (as if the cheese were
+    gone at that layer) and per channel of ``channels`` (default: all) the median
+    P(toward cheese) and the median change against unpatched.
+    """
+    import numpy as np
+
+    from mazepolicy.envs.frames import render_states
+    from mazepolicy.envs.geometry import decision_square, shortest_path
+    from mazepolicy.interp.probes import move_probability, with_mouse
+    from mazepolicy.interp.vectors import activations
+
+    policy.check_hook_names([layer])
+    probes, moves = [], []
+    for state in states:
+        cheese = state.cheese_cell
+        square = None if cheese is None else decision_square(state.free, cheese)
+        if square is not None:
+            step = shortest_path(state.free, square, cheese)[1]
+            probes.append(with_mouse(state, square))
+            moves.append((step[0] - square[0], step[1] - square[1]))
+    if not probes:
+        return {"mazes": 0, "median_p_cheese": float("nan"),
+                "median_p_cheese_layer_patched": float("nan"), "channels": []}
+    without = []
+    for probe in probes:
+        blank = probe.copy()
+        blank.set_cheese(None)
+        without.append(blank)
+    clean = activations(policy, without, layer)  # (M, C, H, W)
+    device = next(policy.parameters()).device
+    obs = torch.as_tensor(render_states(probes), device=device)
+    channels = range(clean.shape[1]) if channels is None else list(channels)
+
+    def p_cheese(patch=None) -> np.ndarray:  # (M,)
+        def hook(activation):
+            out = activation.clone()
+            out[:, patch] = clean[:, patch].to(out.device)
+            return out
+        fns = {} if patch is None else {layer: hook}
+        with torch.no_grad(), policy.hooks(fns):
+            probs = torch.softmax(policy(obs)[0].float(), -1).cpu().numpy()
+        return np.array([move_probability(p[None], m)[0] for p, m in zip(probs, moves,
+                                                                            strict=True)])
+
+    base = p_cheese()
+    rows = []
+    for c in channels:
+        p = p_cheese([c])
+        rows.append({"channel": int(c), "median_p_cheese": float(np.median(p)),
+                     "median_change": float(np.median(p - base))})
+    return {"mazes": len(probes), "median_p_cheese": float(np.median(base)),
+            "median_p_cheese_layer_patched": float(np.median(p_cheese(list(
+                range(clean.shape[1]))))),
+            "channels": rows}

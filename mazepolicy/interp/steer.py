@@ -69,22 +69,46 @@ def maze_vector(policy, kind: str, state: MazeState, layer: str) -> torch.Tensor
         return None
 
 
-def _decision_stats(policy, states, layer, coeff, kind, vector) -> dict:
-    """Median P(cheese), P(top-right) at decision squares, steered like the rollouts."""
+def composed_vectors(policy, terms: Sequence[tuple[str, float]], layer: str):
+    """``state -> sum of coeff * its per-maze kind vector`` over ``terms`` (kind, coeff),
+    or None where any term has no vector: a :class:`SteeredAgent` ``per_maze`` function
+    (use it with coefficient 1) that composes, e.g., the cheese vector at -1 with the
+    top-right vector at +1."""
+    terms = [(kind, check_coeff(coeff)) for kind, coeff in terms]
+    for kind, _ in terms:
+        if kind not in VECTOR_KINDS:
+            raise ValueError(f"unknown vector kind {kind!r}; choose from {sorted(VECTOR_KINDS)}")
+
+    def vector_of(state: MazeState) -> torch.Tensor | None:
+        parts = [maze_vector(policy, kind, state, layer) for kind, _ in terms]
+        if any(part is None for part in parts):
+            return None
+        return sum(coeff * part for (_, coeff), part in zip(terms, parts, strict=True))
+
+    return vector_of
+
+
+def steered_decision_stats(policy, states, layer: str, coeff: float, vector_of) -> dict:
+    """Median P(cheese), P(top-right) at decision squares with ``coeff * vector_of(state)``
+    added at ``layer`` per maze (mazes whose vector is None are left out), as the
+    rollouts of :class:`SteeredAgent` are steered."""
     if coeff == 0:
         return median_probabilities(decision_square_stats(policy, states))
     rows = []
     for state in states:
-        if vector is not None:
-            vec = vector
-        else:
-            tensor = maze_vector(policy, kind, state, layer)
-            if tensor is None:
-                continue  # no vector for this maze: left out of the steered medians
-            vec = SteeringVector(layer, tensor)
-        with steering(policy, [(vec, coeff)]):
+        tensor = vector_of(state)
+        if tensor is None:
+            continue  # no vector for this maze: left out of the steered medians
+        with steering(policy, [(SteeringVector(layer, tensor), coeff)]):
             rows += decision_square_stats(policy, [state])
     return median_probabilities(rows)
+
+
+def _decision_stats(policy, states, layer, coeff, kind, vector) -> dict:
+    if vector is not None:
+        return steered_decision_stats(policy, states, layer, coeff, lambda _: vector.tensor)
+    return steered_decision_stats(policy, states, layer, coeff,
+                                  lambda state: maze_vector(policy, kind, state, layer))
 
 
 def _row(layer: str, coeff: float, result: Evaluation, base: Evaluation, decision: dict,
@@ -178,6 +202,40 @@ def steering_experiment(
         "unsteered": base.summary(),
         "rows": rows,
     }
+
+
+def composition_experiment(
+    policy,
+    terms: Sequence[tuple[str, float]],
+    layer: str,
+    env: str | EnvVariant | CheesePlacement | None,
+    episodes: int,
+    seed: int = 0,
+    num_envs: int = 16,
+    max_steps: int = 500,
+    progress: bool = True,
+) -> dict:
+    """Like :func:`steering_experiment` for the sum of several per-maze vectors at one
+    layer (``terms``: (kind, coeff) pairs, e.g. ``[("cheese", -1), ("top-right", 1)]``):
+    the unsteered row and the composed row, paired on the same seeded mazes."""
+    vector_of = composed_vectors(policy, terms, layer)
+    policy.check_hook_names([layer])
+    mazes = maze_settings(env)
+    states = level_states(range(seed, seed + episodes), mazes["cheese"],
+                          mazes["distribution_mode"])
+    eval_kwargs = dict(env=env, episodes=episodes, seed=seed, num_envs=num_envs,
+                       max_steps=max_steps, progress=progress)
+    base = evaluate(PolicyAgent(policy, seed=seed, name="unsteered"), **eval_kwargs)
+    agent = SteeredAgent(policy, layer, 1.0, per_maze=vector_of, seed=seed)
+    agent.name = " ".join(f"{kind} {coeff:+g}" for kind, coeff in terms) + f" at {layer}"
+    result = evaluate(agent, **eval_kwargs)
+    rows = [_row("", 0.0, base, base, steered_decision_stats(policy, states, "", 0.0, None)),
+            _row(layer, 1.0, result, base,
+                 steered_decision_stats(policy, states, layer, 1.0, vector_of),
+                 len(agent.unsteered_levels))]
+    return {"vector": {"kind": "composed", "terms": [list(t) for t in terms],
+                       "per_maze": True},
+            "unsteered": base.summary(), "rows": rows}
 
 
 def write_table(table: dict, json_path: str | Path, csv_path: str | Path | None = None):

@@ -47,7 +47,7 @@ def plot_sweep(table: dict, path: str | Path, title: str | None = None) -> Path:
             pts = sorted((r["coeff"], r[rate_key], *r[ci_key]) for r in rows
                          if r["layer"] == layer)
             c, rate, lo_, hi_ = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
-            ax.errorbar(c, rate, yerr=[rate - lo_, hi_ - rate], marker="o", capsize=3,
+            ax.errorbar(c, rate, yerr=np.vstack([rate - lo_, hi_ - rate]), marker="o", capsize=3,
                         label=layer)
         ax.set_xlabel("steering coefficient")
         ax.set_ylabel(label)

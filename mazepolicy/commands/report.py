@@ -1,0 +1,50 @@
+"""``mazepolicy report``: regenerate every number and figure of the report from
+checkpoints, seeded: goal misgeneralization vs a control, the cheese vector (per maze,
+over layers, across mazes), the top-right vector and its composition, cheese-tracking
+channels, retargeting by channel clamping and vector fields.
+
+Writes ``OUT/report.md``, ``OUT/results/*.json`` and ``OUT/figures/*.png``.
+
+Example:
+    mazepolicy report --policy maze-topright-5_impala-s1 \\
+        --control maze-anywhere_impala-s1 --size full --out docs
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mazepolicy.report.config import PRESETS
+
+    parser.add_argument("--policy", required=True,
+                        help="the top-right-5 policy: a shipped name or a .safetensors path")
+    parser.add_argument("--control", help="the control policy trained on maze-anywhere "
+                        "(default: none; the report then has no paired comparison)")
+    parser.add_argument("--size", choices=sorted(PRESETS), default="full",
+                        help="how many mazes each experiment uses (full: the report's; "
+                        "quick: minutes; smoke: seconds)")
+    parser.add_argument("--env", default="maze-anywhere", help="the test variant")
+    parser.add_argument("--layer", default=DEFAULT_LAYER, help="hook point of the vectors "
+                        "and channels")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="first level seed, and the agents' sampling seed")
+    parser.add_argument("--out", default="report-out", help="output folder")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.report.config import ReportConfig
+    from mazepolicy.report.runner import load_network, run_report
+
+    load_variant(args.env)  # a clear error before anything loads
+    load_network(args.policy).check_hook_names([args.layer])
+    config = ReportConfig.preset(args.size, policy=args.policy, control=args.control,
+                                 env=args.env, layer=args.layer, seed=args.seed)
+    run_report(config, args.out, progress=not args.no_progress)
+    print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
+    return 0

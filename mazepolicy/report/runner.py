@@ -1,0 +1,78 @@
+"""Run every experiment of the report and write it: ``OUT/report.md``, the numbers in
+``OUT/results/*.json`` and the figures in ``OUT/figures/*.png``.
+
+Example:
+    >>> import tempfile, pathlib, contextlib, io
+    >>> from mazepolicy.models.checkpoint import save_policy
+    >>> from mazepolicy.models.impala import ImpalaPolicy
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> save_policy(ImpalaPolicy(), folder / "p.safetensors", {"env": "maze-topright-5-easy"})
+    >>> config = ReportConfig.preset("smoke", policy=str(folder / "p.safetensors"),
+    ...                              env="maze-anywhere-easy")
+    >>> with contextlib.redirect_stderr(io.StringIO()):
+    ...     results = run_report(config, folder / "out", progress=False)
+    >>> (folder / "out" / "report.md").is_file(), sorted(results)[:3]
+    (True, ['channels', 'cheese_vector', 'meta'])
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import mazepolicy
+from mazepolicy.agents.policy import PolicyAgent, make_agent
+from mazepolicy.io import atomic_write_text, json_dumps
+from mazepolicy.models.checkpoint import git_sha
+from mazepolicy.report import experiments
+from mazepolicy.report.config import ReportConfig
+from mazepolicy.report.markdown import report_markdown
+
+
+def load_network(spec: str):
+    """The network of a shipped checkpoint name or .safetensors path."""
+    agent = make_agent(spec)
+    if not isinstance(agent, PolicyAgent):
+        raise ValueError(f"{spec!r} is a scripted agent; the report needs a network policy")
+    return agent.policy
+
+
+def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
+               command: str | None = None) -> dict:
+    """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
+    results (also in ``out/results``)."""
+    out = Path(out)
+    figures, results_dir = out / "figures", out / "results"
+    figures.mkdir(parents=True, exist_ok=True)
+    policy = load_network(config.policy)
+    policy.check_hook_names([config.layer, *(config.sweep_layers or ())])
+    policies = {"policy": policy}
+    if config.control:
+        policies["control"] = load_network(config.control)
+    start = time.perf_counter()
+    results = {
+        "misgeneralization": experiments.misgeneralization(policies, config, figures, progress),
+        "cheese_vector": experiments.cheese_vector_section(policy, config, figures, progress),
+        "top_right": experiments.top_right_section(policy, config, figures, progress),
+    }
+    results["channels"] = experiments.channels_section(policy, config, figures)
+    scores = results["channels"]["scores"]
+    strongest = max(range(len(scores)), key=scores.__getitem__)
+    results["retargeting"] = experiments.retargeting_section(policy, config, strongest,
+                                                             figures, progress)
+    results["vector_fields"] = experiments.vector_fields_section(policy, config, figures)
+    results["meta"] = {
+        "command": command or shlex.join(["mazepolicy", "report", *sys.argv[2:]]),
+        "version": mazepolicy.__version__, "git_sha": git_sha(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
+        "seconds": time.perf_counter() - start, "config": config.to_dict(),
+        "policy": config.policy, "control": config.control,
+    }
+    for name, section in results.items():
+        atomic_write_text(results_dir / f"{name}.json", json_dumps(section, indent=1))
+    atomic_write_text(out / "report.md", report_markdown(results, "figures"))
+    return results

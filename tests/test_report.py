@@ -1,0 +1,171 @@
+"""The report's experiments against ground truth: exact identities (coefficient 0,
+patching a whole layer), planted regressions, scripted rollouts with known outcomes,
+and the whole report on a tiny policy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mazepolicy.agents.policy import PolicyAgent
+from mazepolicy.envs import RIGHT, Anywhere
+from mazepolicy.envs.geometry import decision_square, shortest_path
+from mazepolicy.envs.levels import level_states
+from mazepolicy.eval.covariates import logistic_regression, rates_in_bins
+from mazepolicy.eval.evaluate import evaluate
+from mazepolicy.interp.channels import channel_patch_effects
+from mazepolicy.interp.probes import action_probabilities, move_probability, with_mouse
+from mazepolicy.interp.retarget import clamp_positions_hook, retargeting_rollouts
+from mazepolicy.interp.steer import composition_experiment
+from mazepolicy.interp.transfer import vector_transfer
+from mazepolicy.models.checkpoint import save_policy
+from mazepolicy.models.impala import ImpalaPolicy
+
+LAYER = "embedder.block2.res1.resadd_out"
+EASY = "maze-anywhere-easy"
+
+
+@pytest.fixture(scope="module")
+def policy():
+    torch.manual_seed(1)
+    return ImpalaPolicy().eval()
+
+
+@pytest.fixture(scope="module")
+def states():
+    return level_states(range(8), Anywhere(), "easy")
+
+
+def test_rates_in_bins_counts_exactly():
+    rows = rates_in_bins([5, 1, 3, 3, 9, 7], [True, False, True, True, False, False], bins=2)
+    assert [(r["low"], r["high"], r["n"], r["successes"]) for r in rows] == [
+        (1.0, 3.0, 3, 2), (5.0, 9.0, 3, 1)]
+    assert rows[0]["ci"][0] < 2 / 3 < rows[0]["ci"][1]
+    with pytest.raises(ValueError, match="differ in shape"):
+        rates_in_bins([1, 2], [True])
+
+
+def test_logistic_regression_recovers_planted_coefficients():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    y = rng.random(4000) < 1 / (1 + np.exp(-(0.5 + 1.5 * x[:, 0] - 1.0 * x[:, 1])))
+    fit = logistic_regression(x, y, ["a", "b"])
+    sd = x.std(axis=0)  # coefficients are per standard deviation
+    for name, planted, s in (("a", 1.5, sd[0]), ("b", -1.0, sd[1])):
+        lo, hi = fit["ci"][name]
+        assert lo < planted * s < hi
+    with pytest.raises(ValueError, match="one value"):
+        logistic_regression(x, np.ones(4000), ["a", "b"])
+    with pytest.raises(ValueError, match="constant"):
+        logistic_regression(np.ones((10, 1)), np.arange(10) % 2, ["c"])
+
+
+def test_vector_transfer_at_coefficient_zero_changes_nothing(policy, states):
+    result = vector_transfer(policy, states, LAYER, coeff=0.0)
+    assert result["mazes"]
+    unsteered = {m["level_seed"]: m["p_cheese_unsteered"] for m in result["mazes"]}
+    for m in result["mazes"]:
+        assert m["p_cheese_own_vector"] == pytest.approx(m["p_cheese_unsteered"], abs=1e-6)
+    for pair in result["pairs"]:
+        assert pair["p_cheese"] == pytest.approx(unsteered[pair["target"]], abs=1e-6)
+
+
+def test_patching_the_whole_layer_equals_removing_the_cheese(policy, states):
+    """Everything after a residual output depends on it alone, so patching all of it
+    from the no-cheese frame gives that frame's probabilities exactly."""
+    result = channel_patch_effects(policy, states, LAYER, channels=[0, 5])
+    probes, blanks, moves = [], [], []
+    for state in states:
+        square = decision_square(state.free, state.cheese_cell)
+        if square is None:
+            continue
+        step = shortest_path(state.free, square, state.cheese_cell)[1]
+        probe = with_mouse(state, square)
+        blank = probe.copy()
+        blank.set_cheese(None)
+        probes.append(probe)
+        blanks.append(blank)
+        moves.append((step[0] - square[0], step[1] - square[1]))
+    p_blank = [move_probability(p[None], m)[0]
+               for p, m in zip(action_probabilities(policy, blanks), moves, strict=True)]
+    assert result["mazes"] == len(probes) > 0
+    assert result["median_p_cheese_layer_patched"] == pytest.approx(np.median(p_blank),
+                                                                    abs=1e-5)
+    assert [r["channel"] for r in result["channels"]] == [0, 5]
+
+
+def test_clamp_positions_hook_writes_one_cell_per_sample():
+    acts = torch.zeros(3, 4, 5, 5)
+    out = clamp_positions_hook(2, torch.tensor([[0, 1], [4, 4], [-1, -1]]), 5.5)(acts)
+    assert out[0, 2, 0, 1] == 5.5 and out[1, 2, 4, 4] == 5.5
+    assert out.sum() == 11.0  # nothing else changed; sample 2 left alone
+    with pytest.raises(ValueError, match="channel 9"):
+        clamp_positions_hook(9, torch.tensor([[0, 0]]), 1.0)(acts[:1])
+
+
+def test_retargeting_outcomes_of_an_agent_that_always_moves_right(policy, states):
+    """With the logits forced to RIGHT, a target along the start row's corridor is
+    reached after exactly its x steps, and a target above the start never is."""
+    state = next(s for s in states if s.free[0, 1] and s.free[1, 0]
+                 and s.cheese_cell not in ((1, 0), (0, 1)))
+    forced = torch.full((15,), -1e4)
+    forced[RIGHT] = 0.0
+    with policy.hooks({"fc_policy_out": lambda logits: forced.expand_as(logits)}):
+        rows = retargeting_rollouts(policy, [(state, (1, 0)), (state, (0, 1))], LAYER,
+                                    channel=3, value=5.5, max_steps=6,
+                                    distribution_mode="easy", num_envs=2)
+    right, up = rows
+    assert (right["success"], right["steps"]) == (True, 1)
+    assert right["baseline_success"] and right["baseline_steps"] == 1
+    assert (up["success"], up["steps"]) == (False, 6)
+    with pytest.raises(ValueError, match="cheese cell"):
+        retargeting_rollouts(policy, [(state, state.cheese_cell)], LAYER, 3, 5.5, 6,
+                             distribution_mode="easy")
+
+
+def test_composition_with_zero_coefficients_equals_unsteered(policy):
+    table = composition_experiment(policy, [("cheese", 0.0), ("top-right", 0.0)], LAYER,
+                                   EASY, episodes=4, max_steps=30, progress=False)
+    base, composed = table["rows"]
+    for key in ("cheese_rate", "top_right_rate", "median_p_cheese"):
+        assert composed[key] == pytest.approx(base[key], abs=1e-6, nan_ok=True)
+    assert composed["misgeneralization_change"] in (0.0,) or np.isnan(
+        composed["misgeneralization_change"])
+
+
+def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy):
+    from mazepolicy.cli import main
+
+    path = tmp_path / "tiny.safetensors"
+    save_policy(policy, path, {"env": "maze-topright-5-easy"})
+    out = tmp_path / "report"
+    assert main(["report", "--policy", str(path), "--control", str(path), "--size", "smoke",
+                 "--env", EASY, "--out", str(out), "--no-progress"]) == 0
+    results = json.loads((out / "results" / "misgeneralization.json").read_text())
+    direct = evaluate(PolicyAgent(policy, seed=0), EASY, episodes=6, num_envs=4,
+                      max_steps=40, progress=False).summary()
+    for label in ("policy", "control"):  # the same network: the same outcomes
+        assert results["summaries"][label]["cheese_rate"] == direct["cheese_rate"]
+        assert results["summaries"][label]["mean_steps"] == direct["mean_steps"]
+    assert results["paired"]["cheese_all"]["only_a"] == 0
+    text = (out / "report.md").read_text()
+    meta = json.loads((out / "results" / "meta.json").read_text())
+    assert meta["config"]["misgeneralization_episodes"] == 6
+    for name in json.loads((out / "results" / "channels.json").read_text())["figures"]:
+        assert f"figures/{name}" in text and (out / "figures" / name).stat().st_size > 0
+
+
+def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):
+    from mazepolicy.cli import main
+
+    path = tmp_path / "tiny.safetensors"
+    save_policy(policy, path, {"env": "maze-topright-5-easy"})
+    base = ["report", "--policy", str(path), "--size", "smoke", "--out", str(tmp_path / "o")]
+    assert main([*base, "--layer", "embedder.nope"]) == 2
+    assert "embedder.nope" in capsys.readouterr().err
+    assert main([*base, "--env", "maze-nowhere"]) == 2
+    assert "maze-nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
