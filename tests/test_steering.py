@@ -202,7 +202,7 @@ def test_map_correlation_finds_a_planted_cheese_channel(policy, states):
     assert corr[2] > 0.6 and corr[0] < 0.1 and abs(corr[1]) < 0.1
     scores = cheese_tracking_channels(policy, states[:2], LAYER, cells_per_maze=3)
     assert scores["correlation"].shape == scores["null_correlation"].shape == (32,)
-    assert ((scores["correlation"].abs() <= 1)).all()
+    assert (scores["correlation"].abs() <= 1).all()
 
 
 def test_steering_experiment_checks_layers_before_any_rollout(policy, monkeypatch):

@@ -117,7 +117,8 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, names: Sequence[str],
         raise ValueError("the outcome has one value only: no regression to fit")
     sd = x.std(axis=0)
     if (sd == 0).any():
-        raise ValueError(f"constant feature(s): {[n for n, s in zip(names, sd) if s == 0]}")
+        constant = [n for n, s in zip(names, sd, strict=True) if s == 0]
+        raise ValueError(f"constant feature(s): {constant}")
     design = np.column_stack([np.ones(len(y)), (x - x.mean(axis=0)) / sd])  # (N, K+1)
     beta = np.zeros(design.shape[1])
     for _ in range(iterations):

@@ -26,6 +26,16 @@ def _rate(rate: float | None, ci=None) -> str:
     return f"{rate:.3f}" if ci is None else f"{rate:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _summary_rate(summary: dict | None, key: str) -> str:
+    """``key``'s rate and interval in an evaluation summary; n/a without a summary."""
+    return "n/a" if summary is None else _rate(summary[f"{key}_rate"], summary[f"{key}_ci"])
+
+
+def _counted(rate: dict) -> str:
+    """A :class:`~mazepolicy.eval.stats.Rate` dict as rate [interval]."""
+    return _rate(rate["rate"], rate["ci"])
+
+
 def _num(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -59,11 +69,10 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         "| measure | research (PPO, scale 4) | this policy | control |",
         "|---|---|---|---|",
         f"| P(cheese) on eligible test mazes | {RESEARCH['eligible_cheese']} | "
-        f"{_rate(ours['eligible_cheese_rate'], ours['eligible_cheese_ci'])} | "
-        f"{_rate(control['eligible_cheese_rate'], control['eligible_cheese_ci']) if control else 'n/a'} |",
+        f"{_summary_rate(ours, 'eligible_cheese')} | {_summary_rate(control, 'eligible_cheese')} |",
         f"| misgeneralization (top-right first, eligible) | - | "
-        f"{_rate(ours['misgeneralization_rate'], ours['misgeneralization_ci'])} | "
-        f"{_rate(control['misgeneralization_rate'], control['misgeneralization_ci']) if control else 'n/a'} |",
+        f"{_summary_rate(ours, 'misgeneralization')} | "
+        f"{_summary_rate(control, 'misgeneralization')} |",
         f"| median P(cheese) at decision square, unsteered | {RESEARCH['median_before']} | "
         f"{_num(cv['decision_square']['median_p_cheese'])} | |",
         f"| ... with the cheese vector at -1 | {RESEARCH['median_after']} | "
@@ -78,8 +87,7 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         f"{len(ch['tracking_channels'])} of {len(ch['scores'])} "
         f"({', '.join(map(str, ch['tracking_channels'])) or 'none'}) | |",
         f"| retargeting: P(reach target), clamped vs no clamp | qualitative (heatmaps) | "
-        f"{_rate(rt['success']['rate'], rt['success']['ci'])} vs "
-        f"{_rate(rt['baseline_success']['rate'], rt['baseline_success']['ci'])} | |",
+        f"{_counted(rt['success'])} vs {_counted(rt['baseline_success'])} | |",
         "",
         "Eligible: the cheese lies outside the top-right 5x5 region and the paths to the "
         "cheese and to the corner diverge (the maze has a decision square).",
@@ -90,10 +98,9 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, s in mg["summaries"].items():
-        lines.append(f"| {label} | {s['episodes']} | {_rate(s['cheese_rate'], s['cheese_ci'])} "
-                     f"| {s['eligible_episodes']} | "
-                     f"{_rate(s['eligible_cheese_rate'], s['eligible_cheese_ci'])} | "
-                     f"{_rate(s['misgeneralization_rate'], s['misgeneralization_ci'])} |")
+        lines.append(f"| {label} | {s['episodes']} | {_summary_rate(s, 'cheese')} "
+                     f"| {s['eligible_episodes']} | {_summary_rate(s, 'eligible_cheese')} | "
+                     f"{_summary_rate(s, 'misgeneralization')} |")
     for key, paired in (mg.get("paired") or {}).items():
         if paired:
             lines.append(f"\nPaired, policy - control ({key}, {paired['n']} mazes): "
@@ -142,12 +149,12 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
               "## 5. Retargeting", "",
               f"Channel {rt['channel']} set to {rt['value']:g} at the target's map "
               f"position for the whole rollout, {rt['targets']} random targets in "
-              f"{rt['mazes']} mazes: reached {_rate(rt['success']['rate'], rt['success']['ci'])}"
-              f" against {_rate(rt['baseline_success']['rate'], rt['baseline_success']['ci'])}"
-              f" without the clamp. Heatmap maze (level {rt['heatmap']['level_seed']}, "
+              f"{rt['mazes']} mazes: reached {_counted(rt['success'])} against "
+              f"{_counted(rt['baseline_success'])} without the clamp. Heatmap maze "
+              f"(level {rt['heatmap']['level_seed']}, "
               f"{rt['heatmap']['cells']} cells): "
-              f"{_rate(rt['heatmap']['success']['rate'], rt['heatmap']['success']['ci'])} vs "
-              f"{_rate(rt['heatmap']['baseline_success']['rate'], rt['heatmap']['baseline_success']['ci'])}.",
+              f"{_counted(rt['heatmap']['success'])} vs "
+              f"{_counted(rt['heatmap']['baseline_success'])}.",
               "", *_figures(rt["figures"], figures_folder), "",
               "## 6. Vector fields", "",
               *_figures(results["vector_fields"]["figures"], figures_folder), ""]
@@ -175,8 +182,7 @@ def _steer_table(table: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in table["rows"]:
         lines.append(f"| {r['layer'] or 'unsteered'} | {r['coeff']:+g} | "
-                     f"{_rate(r['cheese_rate'], r['cheese_ci'])} | "
-                     f"{_rate(r['misgeneralization_rate'], r['misgeneralization_ci'])} | "
+                     f"{_summary_rate(r, 'cheese')} | {_summary_rate(r, 'misgeneralization')} | "
                      f"{_num(r['misgeneralization_change'])} | {_num(r['mcnemar_p'])} | "
                      f"{_num(r['median_p_cheese'])} / {_num(r['median_p_top_right'])} |")
     return "\n".join(lines)
