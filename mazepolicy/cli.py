@@ -30,6 +30,7 @@ COMMANDS = {
     "vfield": "Draw a policy's vector field on a maze, unsteered and steered.",
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",
     "report": "Regenerate the report: misgeneralization, vectors, channels, retargeting.",
+    "sae": "Sparse autoencoders on a layer: collect activations, train, analyze.",
     "export": "Make a run's policy a shipped checkpoint, evaluated against a random agent.",
 }
 

@@ -104,7 +104,7 @@ def test_steer_coefficient_zero_row_equals_unsteered(tmp_path, checkpoint):
 
 def test_steer_rejects_scripted_agents(tmp_path, capsys):
     _user_error(["steer", "--policy", "cheese-walker", "--json", str(tmp_path / "x.json")],
-                capsys, "scripted agent: steering needs a network")
+                capsys, "scripted agent: this needs a network")
 
 
 def test_shipped_checkpoint_by_name(capsys):

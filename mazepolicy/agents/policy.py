@@ -83,3 +83,18 @@ def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int =
         path = checkpoint_path(spec)
     policy, _ = load_policy(path, device=device)
     return PolicyAgent(policy, greedy=greedy, seed=seed, name=path.stem)
+
+
+def load_network(spec: str, device: str = "cpu") -> HookedPolicy:
+    """The network of a shipped checkpoint name or ``.safetensors`` path; a clear
+    ``ValueError`` for scripted agents, which have none.
+
+    Example:
+        >>> load_network("cheese-walker")
+        Traceback (most recent call last):
+        ...
+        ValueError: --policy cheese-walker is a scripted agent: this needs a network
+    """
+    if spec in SCRIPTED_AGENTS:
+        raise ValueError(f"--policy {spec} is a scripted agent: this needs a network")
+    return make_agent(spec, device=device).policy

@@ -71,16 +71,6 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mazes to average over with --averaged (seeds 0..N-1)")
 
 
-def load_network(spec: str, device: str):
-    """The network of a checkpoint; a clear error for scripted agents, which have none."""
-    from mazepolicy.agents.policy import make_agent
-    from mazepolicy.agents.scripted import SCRIPTED_AGENTS
-
-    if spec in SCRIPTED_AGENTS:
-        raise ValueError(f"--policy {spec} is a scripted agent: steering needs a network")
-    return make_agent(spec, device=device).policy
-
-
 def load_vector_arg(spec: str):
     """A saved SteeringVector for a path, else None for a vector kind computed on the
     fly; ``ValueError`` for anything else (before any rollout)."""
@@ -98,7 +88,7 @@ def load_vector_arg(spec: str):
 def steered_agent(args: argparse.Namespace, coeff: float):
     """The ``--policy`` agent, steered by ``--vector`` at ``--layer`` with ``coeff`` (0:
     the plain agent), every argument checked before anything runs."""
-    from mazepolicy.agents.policy import make_agent
+    from mazepolicy.agents.policy import load_network, make_agent
     from mazepolicy.agents.steered import SteeredAgent, check_coeff
     from mazepolicy.interp.steer import per_maze_vectors
 

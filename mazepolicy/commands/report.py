@@ -37,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.report.config import ReportConfig
-    from mazepolicy.report.runner import load_network, run_report
+    from mazepolicy.report.runner import run_report
 
     load_variant(args.env)  # a clear error before anything loads
     load_network(args.policy).check_hook_names([args.layer])

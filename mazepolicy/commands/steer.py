@@ -16,7 +16,6 @@ from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
     finite_float,
-    load_network,
     load_vector_arg,
     positive_int,
 )
@@ -37,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.policy import load_network
     from mazepolicy.interp.steer import steering_experiment, write_table
     from mazepolicy.viz.plots import plot_sweep
 

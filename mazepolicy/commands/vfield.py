@@ -14,7 +14,6 @@ from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
     finite_float,
-    load_network,
     load_vector_arg,
 )
 
@@ -45,6 +44,7 @@ def scripted_field(name: str, state) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.policy import load_network
     from mazepolicy.agents.scripted import SCRIPTED_AGENTS
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant

@@ -108,25 +108,16 @@ def map_correlation(acts: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.where(denom > 0, (a @ t) / denom.clamp_min(1e-30), 0.0).float()
 
 
-def cheese_tracking_channels(
-    policy, states, layer: str, cells_per_maze: int = 8, seed: int = 0, tolerance: int = 1
-) -> dict:
-    """Score every channel of a conv ``layer`` by how well its map follows the cheese.
-
-    Method: in each maze (mouse at the start), the cheese is put at ``cells_per_maze``
-    random free cells; a channel's score is the correlation of its activation map with
-    the indicator of the ``tolerance`` window around the cheese's map position
-    (:func:`cell_position`), over all these frames and map positions. The null is the
-    same correlation with the cheese positions shuffled across frames (no link between
-    map and cheese). Returns ``correlation`` and ``null_correlation``, each (C,).
-    """
+def cheese_moved_activations(policy, states, layer: str, cells_per_maze: int, rng):
+    """Activations at ``layer`` (N, C, H, W) with the cheese put at ``cells_per_maze``
+    random free cells of each maze (mouse at the start), the cheese's map positions
+    (N, 2) as (row, col) and each frame's maze side (N,)."""
     import numpy as np
 
     from mazepolicy.interp.vectors import activations
 
-    rng = np.random.default_rng(seed)
     size = policy.hook_names()[layer][-1]
-    acts, positions = [], []
+    acts, positions, dims = [], [], []
     for state in states:
         base = state.copy()
         base.set_mouse((0, 0))
@@ -141,9 +132,28 @@ def cheese_tracking_channels(
             s.set_cheese(cell)
             variants.append(s)
             positions.append(cell_position(cell, s.maze_dim, s.world_dim, size))
+            dims.append(s.maze_dim)
         acts.append(activations(policy, variants, layer).cpu())  # (K, C, H, W)
-    acts = torch.cat(acts)
-    positions = torch.tensor(positions)
+    return torch.cat(acts), torch.tensor(positions), torch.tensor(dims)
+
+
+def cheese_tracking_channels(
+    policy, states, layer: str, cells_per_maze: int = 8, seed: int = 0, tolerance: int = 1
+) -> dict:
+    """Score every channel of a conv ``layer`` by how well its map follows the cheese.
+
+    Method: in each maze (mouse at the start), the cheese is put at ``cells_per_maze``
+    random free cells; a channel's score is the correlation of its activation map with
+    the indicator of the ``tolerance`` window around the cheese's map position
+    (:func:`cell_position`), over all these frames and map positions. The null is the
+    same correlation with the cheese positions shuffled across frames (no link between
+    map and cheese). Returns ``correlation`` and ``null_correlation``, each (C,).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    size = policy.hook_names()[layer][-1]
+    acts, positions, _ = cheese_moved_activations(policy, states, layer, cells_per_maze, rng)
     shuffled = positions[torch.from_numpy(rng.permutation(len(positions)))]
     return {"correlation": map_correlation(acts, window_maps(positions, size, tolerance)),
             "null_correlation": map_correlation(acts, window_maps(shuffled, size, tolerance))}

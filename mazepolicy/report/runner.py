@@ -25,20 +25,12 @@ import time
 from pathlib import Path
 
 import mazepolicy
-from mazepolicy.agents.policy import PolicyAgent, make_agent
+from mazepolicy.agents.policy import load_network
 from mazepolicy.io import atomic_write_text, json_dumps
 from mazepolicy.models.checkpoint import git_sha
 from mazepolicy.report import experiments
 from mazepolicy.report.config import ReportConfig
 from mazepolicy.report.markdown import report_markdown
-
-
-def load_network(spec: str):
-    """The network of a shipped checkpoint name or .safetensors path."""
-    agent = make_agent(spec)
-    if not isinstance(agent, PolicyAgent):
-        raise ValueError(f"{spec!r} is a scripted agent; the report needs a network policy")
-    return agent.policy
 
 
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,

@@ -1,0 +1,129 @@
+"""``mazepolicy sae collect|train|analyze``: sparse autoencoders on a policy's layer.
+
+Example:
+    mazepolicy sae collect --policy maze-topright-5_impala-s1 --mazes 300 --out sae/acts
+    mazepolicy sae collect --policy maze-topright-5_impala-s1 --mazes 50 --seed 100000 \\
+        --out sae/heldout
+    mazepolicy sae train --acts sae/acts --expansion 4 --kind topk --k 8 --out sae/x4
+    mazepolicy sae analyze --policy maze-topright-5_impala-s1 --sae sae/x4 \\
+        --heldout sae/heldout --json sae/x4/analysis.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int, positive_int
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    collect = sub.add_parser("collect", help="store activations of mazes in shards",
+                             formatter_class=fmt)
+    collect.add_argument("--policy", required=True, help="shipped name or .safetensors path")
+    collect.add_argument("--layer", nargs="+", default=[DEFAULT_LAYER], help="hook point(s)")
+    collect.add_argument("--env", default="maze-anywhere", help="env variant of the mazes")
+    collect.add_argument("--mazes", type=positive_int, default=300, help="level seeds")
+    collect.add_argument("--seed", type=nonnegative_int, default=0, help="first level seed")
+    collect.add_argument("--positions-per-maze", type=positive_int, default=16,
+                         help="mouse cells per maze (a seeded sample of its free cells)")
+    collect.add_argument("--shard-size", type=positive_int, default=2048, help="frames/shard")
+    collect.add_argument("--out", required=True, help="new folder for the shards")
+    train = sub.add_parser("train", help="train an SAE on collected activations",
+                           formatter_class=fmt)
+    train.add_argument("--acts", required=True, help="folder of `sae collect`")
+    train.add_argument("--layer", default=DEFAULT_LAYER, help="collected hook point")
+    train.add_argument("--layout", choices=["position", "map"], default="position",
+                       help="one sample per spatial position (C dims) or per map (C*H*W)")
+    train.add_argument("--kind", choices=["topk", "relu"], default="topk",
+                       help="TopK or ReLU + L1")
+    train.add_argument("--expansion", type=positive_int, default=4,
+                       help="features per input dimension")
+    train.add_argument("--k", type=positive_int, default=8, help="active features (topk)")
+    train.add_argument("--l1", type=float, default=1e-3, help="L1 coefficient (relu)")
+    train.add_argument("--steps", type=positive_int, default=5000, help="optimizer steps")
+    train.add_argument("--batch-size", type=positive_int, default=1024, help="samples/step")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    train.add_argument("--seed", type=nonnegative_int, default=0, help="init and batch order")
+    train.add_argument("--out", required=True, help="folder for the SAE")
+    train.add_argument("--resume", action="store_true", help="continue the SAE in --out")
+    analyze = sub.add_parser("analyze", help="measure trained SAEs on held-out mazes",
+                             formatter_class=fmt)
+    analyze.add_argument("--policy", required=True, help="the policy the SAE was trained on")
+    analyze.add_argument("--sae", nargs="+", required=True, help="SAE folder(s)")
+    analyze.add_argument("--heldout", required=True,
+                         help="activations collected on other level seeds")
+    analyze.add_argument("--env", default="maze-anywhere", help="variant of the rollouts")
+    analyze.add_argument("--episodes", type=positive_int, default=100,
+                         help="rollouts, spliced and not, on the held-out seeds")
+    analyze.add_argument("--max-steps", type=positive_int, default=500, help="episode cap")
+    analyze.add_argument("--json", required=True, help="write the results here")
+    for p in (collect, train, analyze):
+        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"collect": _collect, "train": _train, "analyze": _analyze}[args.action](args)
+
+
+def _collect(args) -> int:
+    from mazepolicy.agents.policy import load_network
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.sae.activations import collect_activations
+
+    load_variant(args.env)
+    policy = load_network(args.policy)
+    manifest = collect_activations(policy, args.layer, args.out, args.env, args.mazes,
+                                   seed=args.seed, positions_per_maze=args.positions_per_maze,
+                                   shard_size=args.shard_size, progress=not args.no_progress,
+                                   policy_name=args.policy)
+    print(f"wrote {manifest['frames']:,} frames in {len(manifest['shards'])} shards to "
+          f"{args.out}")
+    return 0
+
+
+def _train(args) -> int:
+    import math
+
+    from mazepolicy.interp.sae.activations import read_manifest
+    from mazepolicy.interp.sae.model import SAEConfig
+    from mazepolicy.interp.sae.train import shard_batches, train_sae
+
+    manifest = read_manifest(args.acts)
+    if args.layer not in manifest["layers"]:
+        raise ValueError(f"layer {args.layer!r} was not collected in {args.acts}; have "
+                         f"{sorted(manifest['layers'])}")
+    shape = manifest["layers"][args.layer]
+    d_in = shape[0] if args.layout == "position" else math.prod(shape)
+    config = SAEConfig(d_in=d_in, d_sae=args.expansion * d_in, kind=args.kind, k=args.k,
+                       l1_coeff=args.l1, lr=args.lr, batch_size=args.batch_size,
+                       steps=args.steps, seed=args.seed, layer=args.layer,
+                       layout=args.layout)
+    trained = train_sae(config, shard_batches(args.acts, args.layer, args.layout,
+                                              args.batch_size, args.seed),
+                        args.out, resume=args.resume, progress=not args.no_progress,
+                        source={"activations": args.acts, "policy": manifest["policy"]})
+    print(json.dumps(trained.card["history"][-1] if trained.card["history"] else {}))
+    print(f"wrote {args.out}/sae.safetensors and sae.json")
+    return 0
+
+
+def _analyze(args) -> int:
+    from mazepolicy.agents.policy import load_network
+    from mazepolicy.interp.sae.analysis import analyze_sae
+    from mazepolicy.io import atomic_write_text, json_dumps
+
+    policy = load_network(args.policy)
+    results = [analyze_sae(policy, folder, args.heldout, args.env, episodes=args.episodes,
+                           max_steps=args.max_steps, progress=not args.no_progress)
+               for folder in args.sae]
+    atomic_write_text(args.json, json_dumps(results, indent=1))
+    for r in results:
+        print(f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "
+              f"L0 {r['reconstruction']['l0']:.1f}, KL {r['kl']['kl_spliced']:.4f}, "
+              f"cheese {r['rollouts']['policy']['cheese_rate']:.3f} -> "
+              f"{r['rollouts']['spliced']['cheese_rate']:.3f}")
+    print(f"wrote {args.json}")
+    return 0
