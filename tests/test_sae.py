@@ -153,6 +153,8 @@ def test_bad_files_and_settings_are_clear_errors(policy, tmp_path):
         load_sae(tmp_path)
     collect_activations(policy, [LAYER], tmp_path / "acts", EASY, mazes=1,
                         positions_per_maze=2)
+    with pytest.raises(ValueError, match="lower the batch size"):
+        next(shard_batches(tmp_path / "acts", LAYER, "map", 64, 0)(0))  # 2 maps a shard
     (tmp_path / "acts" / "shard-00000.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a valid safetensors shard"):
         load_shard(tmp_path / "acts", 0)

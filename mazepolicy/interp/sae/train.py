@@ -40,19 +40,33 @@ RESUMABLE = {"steps", "checkpoint_every"}  # a resumed run may train longer
 Batches = Callable[[int], Iterator[torch.Tensor]]  # start batch -> endless (B, d_in) batches
 
 
-def tensor_batches(x: torch.Tensor, batch_size: int, seed: int) -> Batches:
-    """Endless shuffled batches of the rows of ``x`` (N, d_in), one permutation per
-    epoch, seeded; ``start`` skips that many batches (for resuming)."""
+def epoch_batches(chunks: Callable[[torch.Generator], Iterator[torch.Tensor]],
+                  batch_size: int, seed: int) -> Batches:
+    """Endless batches: each epoch ``chunks(gen)`` yields sample tensors (N, d_in)
+    whose rows are shuffled with ``gen`` (seeded ``seed + epoch``) and cut into full
+    batches; ``start`` skips that many batches (for resuming)."""
     def batches(start: int) -> Iterator[torch.Tensor]:
         epoch, index = 0, 0
         while True:
-            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + epoch))
-            for i in range(0, len(x) - batch_size + 1, batch_size):
-                if index >= start:
-                    yield x[order[i : i + batch_size]]
-                index += 1
+            gen = torch.Generator().manual_seed(seed + epoch)
+            before = index
+            for samples in chunks(gen):
+                order = torch.randperm(len(samples), generator=gen)
+                for i in range(0, len(samples) - batch_size + 1, batch_size):
+                    if index >= start:
+                        yield samples[order[i : i + batch_size]]
+                    index += 1
+            if index == before:
+                raise ValueError(f"no chunk of the data holds a batch of {batch_size} "
+                                 "samples; lower the batch size")
             epoch += 1
     return batches
+
+
+def tensor_batches(x: torch.Tensor, batch_size: int, seed: int) -> Batches:
+    """Endless shuffled batches of the rows of ``x`` (N, d_in), one permutation per
+    epoch, seeded."""
+    return epoch_batches(lambda gen: iter([x]), batch_size, seed)
 
 
 def shard_batches(folder: str | Path, layer: str, layout: str, batch_size: int,
@@ -65,19 +79,11 @@ def shard_batches(folder: str | Path, layer: str, layout: str, batch_size: int,
                        f"{sorted(manifest['layers'])}")
     count = len(manifest["shards"])
 
-    def batches(start: int) -> Iterator[torch.Tensor]:
-        epoch, index = 0, 0
-        while True:
-            gen = torch.Generator().manual_seed(seed + epoch)
-            for shard in torch.randperm(count, generator=gen).tolist():
-                samples, _ = as_samples(load_shard(folder, shard), layer, layout)
-                order = torch.randperm(len(samples), generator=gen)
-                for i in range(0, len(samples) - batch_size + 1, batch_size):
-                    if index >= start:
-                        yield samples[order[i : i + batch_size]]
-                    index += 1
-            epoch += 1
-    return batches
+    def chunks(gen: torch.Generator) -> Iterator[torch.Tensor]:
+        for shard in torch.randperm(count, generator=gen).tolist():
+            yield as_samples(load_shard(folder, shard), layer, layout)[0]
+
+    return epoch_batches(chunks, batch_size, seed)
 
 
 class TrainedSAE(NamedTuple):
