@@ -167,6 +167,27 @@ def test_labels_and_value_targets_match_the_geometry(variant):
         assert float(buffer.values[k]) == pytest.approx(10 * GAMMA ** (d - 1), rel=1e-6)
 
 
+def test_fresh_agreement_counts_the_learners_labelled_moves():
+    """beta 0, so every labelled frame is the learner's: a learner always moving RIGHT
+    agrees exactly on the frames labelled RIGHT, the expert itself on all of them."""
+    env = load_variant("maze-topright-5-easy").make_vec(4, num_threads=1)
+    collector = Collector(env, "cheese-walker", beta=0.0, gamma=GAMMA, episode_cap=3.0,
+                          teleport_prob=0.05, seed=0)
+    buffer = LabelledFrames(300)
+    stats = collector.collect(ConstantPolicy(RIGHT), 0.0, 300, buffer)
+    assert stats["fresh_agreement"] == pytest.approx(float((buffer.actions == RIGHT)
+                                                           .float().mean()))
+    assert 0 < stats["fresh_agreement"] < 1
+    assert collector.collect(ExpertPolicy(env), 0.0, 200, buffer)["fresh_agreement"] == 1.0
+    assert collector.collect(ConstantPolicy(NOOP), 0.0, 200, buffer)["fresh_agreement"] == 0.0
+    env.close()
+    expert_only = Collector(load_variant("maze-topright-5-easy").make_vec(2, num_threads=1),
+                            "cheese-walker", 1.0, GAMMA, 3.0, 0.0, seed=0)
+    assert math.isnan(expert_only.collect(ConstantPolicy(NOOP), 1.0, 50,
+                                          LabelledFrames(50))["fresh_agreement"])
+    expert_only.env.close()
+
+
 def test_teleports_move_the_mouse_to_a_free_non_cheese_cell():
     env = RecordingEnv(load_variant("maze-topright-5-easy").make_vec(4, num_threads=1))
     collector = Collector(env, "cheese-walker", beta=1.0, gamma=GAMMA, episode_cap=3.0,
@@ -217,6 +238,23 @@ def test_learner_episodes_end_by_the_cap():
         assert episode["length"] == 10 + math.ceil(cap * episode["d0"]) + 1, episode
     assert stats["capped"] == len(env.cuts) >= len(episodes)
     assert stats["learner_episodes"] == stats["episodes"] and stats["learner_cheese"] == 0
+
+
+def test_maze_frames_ends_every_episode_after_that_many_labelled_frames():
+    """beta 1, no teleports, maze_frames 5: an expert episode reaches the cheese if it
+    is under 5 steps away, else is ended after exactly 5 labelled frames (5 steps)."""
+    env = RecordingEnv(load_variant("maze-topright-5").make_vec(4, num_threads=1))
+    collector = Collector(env, "cheese-walker", beta=1.0, gamma=GAMMA, episode_cap=3.0,
+                          teleport_prob=0.0, seed=0, maze_frames=5)
+    stats = collector.collect(ConstantPolicy(NOOP), 1.0, 200, LabelledFrames(200))
+    env.close()
+    episodes = _episodes(env)
+    assert len(episodes) >= 30 and stats["capped"] >= 30
+    for episode in episodes:
+        assert episode["length"] == min(episode["d0"], 5), episode
+        if episode["d0"] != 5:
+            assert episode["terminated"] == (episode["d0"] < 5), episode
+    assert len(collector.mazes_seen) >= len(episodes)
 
 
 def test_expert_episodes_reach_the_cheese():
@@ -348,11 +386,12 @@ def test_expert_agreement_of_the_expert_and_of_constant_policies():
 
 
 # ------------------------------------------------------------------ resume equality
-@pytest.mark.parametrize("capacity", [64, 160])  # buffer = one round (not saved), or more
-def test_resume_is_bitwise_identical(tmp_path, capacity):
+@pytest.mark.parametrize("capacity, maze_frames", [(64, 0), (160, 0), (64, 7)])
+def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames):
     """4 rounds straight == 2 rounds, a fresh trainer resumed, 2 more: the same weights,
-    Adam state, collector/engine/buffer state and per-round losses, bit for bit."""
-    config = TINY.replace(capacity=capacity)
+    Adam state, collector/engine/buffer state and per-round losses, bit for bit (the
+    buffer is one round, not saved, or more; mazes with or without a frame limit)."""
+    config = TINY.replace(capacity=capacity, maze_frames=maze_frames)
     with DaggerTrainer(config, tmp_path / "straight", progress=False) as straight:
         straight.train()
     with DaggerTrainer(config.replace(total_frames=2 * 64), tmp_path / "split",

@@ -30,10 +30,12 @@ import torch
 
 from mazepolicy.agents.scripted import make_scripted_agent
 from mazepolicy.envs.vec_env import MazeVecEnv
+from mazepolicy.train.dagger.agreement import move_agreement
 
 CHEESE_REWARD = 10.0
 CAP_SLACK = 10  # steps added to a learner episode's budget of cap * path length
 STATE_KEYS = ("frames", "expert_driven", "budget", "episode_step", "mazes_seen", "rng.sample")
+MAZE_FRAMES_KEY = "maze_frames"  # absent from checkpoints of runs without the limit
 
 
 def value_targets(steps_left: np.ndarray, gamma: float) -> np.ndarray:
@@ -61,13 +63,17 @@ class Collector:
             restarts the budget from the new cell.
         teleport_prob: per env and step, the mouse jumps to a random free cell.
         seed: seeds the mixture, the teleports and the learner's action sampling.
+        maze_frames: any episode (expert's or learner's) is ended once it has given
+            this many labelled frames, so the next frames come from a new maze; 0 = no
+            limit.
     """
 
     def __init__(self, env: MazeVecEnv, expert: str, beta: float, gamma: float,
-                 episode_cap: float, teleport_prob: float, seed: int):
+                 episode_cap: float, teleport_prob: float, seed: int, maze_frames: int = 0):
         self.env = env
         self.expert = make_scripted_agent(expert)
         self.gamma, self.episode_cap, self.teleport_prob = gamma, episode_cap, teleport_prob
+        self.maze_frames = maze_frames
         self.rng = np.random.default_rng(seed)
         self.sample_gen = torch.Generator().manual_seed(seed)
         self.frames, info = env.reset(seed=seed)
@@ -75,6 +81,7 @@ class Collector:
         self.expert_driven = np.zeros(n, dtype=bool)  # (N,) who drives each episode
         self.budget = np.full(n, -1, dtype=np.int64)  # (N,) step at which a learner is cut
         self.episode_step = info["episode_step"]  # (N,)
+        self.labelled = np.zeros(n, dtype=np.int64)  # (N,) labelled frames this episode
         self.mazes_seen: set[int] = set()
         for i in range(n):
             self._start_episode(i, int(info["level_seed"][i]), beta)
@@ -82,15 +89,20 @@ class Collector:
     def _start_episode(self, i: int, level_seed: int, beta: float) -> None:
         self.expert_driven[i] = self.rng.random() < beta
         self.budget[i] = -1
+        self.labelled[i] = 0
         self.mazes_seen.add(level_seed)
 
     @torch.inference_mode()
     def collect(self, policy, beta: float, count: int, buffer) -> dict:
         """Add ``count`` labelled frames to ``buffer``; episodes that start now are driven
-        by the expert with probability ``beta``. Returns counts of what happened."""
+        by the expert with probability ``beta``. Returns counts of what happened and
+        ``fresh_agreement``: on the learner's labelled frames, the share where its most
+        likely move was the expert's, measured before any update has seen those frames
+        (DAgger's generalisation measure, for free; NaN when the learner drove none)."""
         env, stats = self.env, dict.fromkeys(
             ("frames", "steps", "learner_steps", "episodes", "learner_episodes",
-             "learner_cheese", "capped", "teleports"), 0)
+             "learner_cheese", "capped", "teleports", "learner_labelled", "learner_agreed"),
+            0)
         device = next(policy.parameters()).device
         while stats["frames"] < count:
             expert_actions, steps_left = self.expert.act_with_steps_left(env)  # (N,), (N,)
@@ -98,6 +110,7 @@ class Collector:
             buffer.add(self.frames[labelled], expert_actions[labelled],
                        value_targets(steps_left[labelled], self.gamma))
             stats["frames"] += len(labelled)
+            self.labelled[labelled] += 1
             unset = (self.budget < 0) & (steps_left > 0)
             self.budget[unset] = (self.episode_step[unset] + CAP_SLACK
                                   + np.ceil(self.episode_cap * steps_left[unset]))
@@ -107,6 +120,10 @@ class Collector:
                 obs = torch.from_numpy(self.frames[learner]).to(device)
                 probs = torch.softmax(policy(obs)[0].float(), dim=-1).cpu()  # (L, A)
                 actions[learner] = torch.multinomial(probs, 1, generator=self.sample_gen)[:, 0]
+                moves = steps_left[learner] > 0  # (L,) frames the expert labels
+                agree = move_agreement(probs, torch.from_numpy(expert_actions[learner]))[0]
+                stats["learner_labelled"] += int(moves.sum())
+                stats["learner_agreed"] += int(agree[torch.from_numpy(moves)].sum())
             stats["learner_steps"] += len(learner)
             stats["steps"] += env.num_envs
             self.frames, _, terminated, truncated, info = env.step(actions)
@@ -120,6 +137,10 @@ class Collector:
                 self._start_episode(i, int(info["level_seed"][i]), beta)
             over = ~done & ~self.expert_driven & (self.budget >= 0) & (
                 self.episode_step >= self.budget)
+            if self.maze_frames:
+                # the frame labelled next is the maze's last: the episode ends in that step
+                over |= ~done & (self.labelled + 1 >= self.maze_frames) & (
+                    self.budget != np.iinfo(np.int64).max)
             for i in np.flatnonzero(over):
                 env.end_episode(i)
                 self.budget[i] = np.iinfo(np.int64).max  # ends at the next step
@@ -129,6 +150,9 @@ class Collector:
             for i in jump:
                 self._teleport(i)
                 stats["teleports"] += 1
+        labelled = stats.pop("learner_labelled")
+        agreed = stats.pop("learner_agreed")
+        stats["fresh_agreement"] = agreed / labelled if labelled else float("nan")
         return stats
 
     def _teleport(self, i: int) -> None:
@@ -156,6 +180,8 @@ class Collector:
             "mazes_seen": torch.tensor(sorted(self.mazes_seen), dtype=torch.int64),
             "rng.sample": self.sample_gen.get_state(),
         })
+        if self.maze_frames:
+            tensors[MAZE_FRAMES_KEY] = torch.from_numpy(self.labelled.copy())
         return tensors, {"rng": json.dumps(self.rng.bit_generator.state)}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -168,5 +194,10 @@ class Collector:
         self.budget = tensors["budget"].numpy().copy()
         self.episode_step = tensors["episode_step"].numpy().copy()
         self.mazes_seen = set(tensors["mazes_seen"].tolist())
+        if self.maze_frames:
+            if MAZE_FRAMES_KEY not in tensors:
+                raise ValueError(f"the checkpoint has no {MAZE_FRAMES_KEY!r} counts; it "
+                                 "comes from a run without maze_frames")
+            self.labelled = tensors[MAZE_FRAMES_KEY].numpy().copy()
         self.sample_gen.set_state(tensors["rng.sample"])
         self.rng.bit_generator.state = json.loads(meta["rng"])

@@ -35,7 +35,8 @@ class DaggerConfig(RecipeConfig):
     takes ``updates_per_round`` Adam steps on minibatches drawn from them.
 
     Maze diversity per frame is what generalises, so learner episodes are cut after
-    ``episode_cap`` times the expert's path length (+10 steps), and with probability
+    ``episode_cap`` times the expert's path length (+10 steps), every episode ends after
+    ``maze_frames`` labelled frames (0: no limit), and with probability
     ``teleport_prob`` per step the mouse jumps to a random free cell of its maze.
     """
 
@@ -56,6 +57,7 @@ class DaggerConfig(RecipeConfig):
     beta_rounds: int = 4  # rounds of linear decay from beta_start to beta_end
     episode_cap: float = 3.0  # learner episodes end after cap * expert path + 10 steps
     teleport_prob: float = 0.02  # per env and step: the mouse jumps to a random free cell
+    maze_frames: int = 0  # labelled frames per maze before its episode is ended; 0 = any
     # learning
     capacity: int = 8192  # labelled frames kept (the newest), 12 KiB each
     updates_per_round: int = 128
@@ -84,7 +86,8 @@ class DaggerConfig(RecipeConfig):
                      "beta_rounds", "capacity", "updates_per_round", "batch_size",
                      "checkpoint_every", "eval_max_steps")
         self.require(0, "env_threads", "torch_threads", "eval_every", "eval_episodes",
-                     "eval_seed", "seed", "vf_coef", "lr_final", "teleport_prob")
+                     "eval_seed", "seed", "vf_coef", "lr_final", "teleport_prob",
+                     "maze_frames")
         if self.expert not in EXPERTS:
             raise ValueError(f"expert must be one of {list(EXPERTS)} (a walker: its "
                              f"path gives the value targets), got {self.expert!r}")

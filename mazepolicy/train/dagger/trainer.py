@@ -112,7 +112,8 @@ class DaggerTrainer:
             raise ValueError(f"the env has {env.num_envs} envs; the config asks for "
                              f"{cfg.num_envs}")
         self.collector = Collector(env, cfg.expert, cfg.beta(0), cfg.gamma, cfg.episode_cap,
-                                   cfg.teleport_prob, derived_seed(cfg.seed, ENV_STREAM))
+                                   cfg.teleport_prob, derived_seed(cfg.seed, ENV_STREAM),
+                                   maze_frames=cfg.maze_frames)
         self.buffer = LabelledFrames(cfg.capacity)
         self.shuffle_gen = torch.Generator().manual_seed(derived_seed(cfg.seed, SHUFFLE_STREAM))
         self.round = self.frames = self.updates = 0
@@ -197,7 +198,7 @@ class DaggerTrainer:
             bar.update(row["frames"] - bar.n)
             bar.set_postfix(samples_s=f"{row['samples_per_s']:,.0f}",
                             loss=f"{row['policy_loss']:.3f}",
-                            agree=f"{row['train_agreement']:.3f}")
+                            fresh=f"{row['fresh_agreement']:.3f}")
             self.run.append("metrics.jsonl", row)
             self.run.scalars("train", row, self.frames)
             last = self.round == cfg.rounds
