@@ -138,6 +138,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--frames-per-round", type=int, default=8192)
     parser.add_argument("--updates-per-round", type=int, default=128)
+    parser.add_argument("--maze-frames", type=int, default=16,
+                        help="labelled frames per maze (the dagger-impala recipe's 16)")
+    parser.add_argument("--teleport-prob", type=float, default=0.1,
+                        help="per-step teleport probability (the recipe's 0.1)")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per repeat")
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of bound then rounds; the medians are reported")
@@ -161,6 +165,7 @@ def main() -> None:
         frames_per_round=args.frames_per_round, capacity=args.frames_per_round,
         updates_per_round=args.updates_per_round, beta_start=args.beta, beta_end=args.beta,
         torch_threads=args.threads, env_threads=args.env_threads, device=args.device,
+        maze_frames=args.maze_frames, teleport_prob=args.teleport_prob,
         eval_episodes=0, total_frames=10**9)
     if args.compare_settings:
         torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
