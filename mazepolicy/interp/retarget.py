@@ -140,8 +140,13 @@ def retargeting_rollouts(policy, jobs: Sequence[Job], layer: str, channel: int,
             for (state, target), c, b in zip(jobs, clamped, plain, strict=True)]
 
 
+def target_cells(state: MazeState) -> list[Cell]:
+    """Every free cell of ``state`` that can be a target: all but the start and cheese."""
+    return [c for c in free_cells(state.free) if c not in ((0, 0), state.cheese_cell)]
+
+
 def random_targets(state: MazeState, count: int, rng: np.random.Generator) -> list[Cell]:
-    """Up to ``count`` distinct free cells of ``state`` other than the start and cheese."""
-    cells = [c for c in free_cells(state.free) if c not in ((0, 0), state.cheese_cell)]
+    """Up to ``count`` distinct :func:`target_cells` of ``state``, seeded by ``rng``."""
+    cells = target_cells(state)
     picks = rng.choice(len(cells), size=min(count, len(cells)), replace=False)
     return [cells[i] for i in sorted(picks)]

@@ -23,7 +23,7 @@ from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import Rate, paired_comparison
 from mazepolicy.interp.channels import channel_patch_effects, cheese_tracking_channels
 from mazepolicy.interp.probes import decision_square_stats, move_field
-from mazepolicy.interp.retarget import random_targets, retargeting_rollouts
+from mazepolicy.interp.retarget import random_targets, retargeting_rollouts, target_cells
 from mazepolicy.interp.steer import (
     composition_experiment,
     maze_vector,
@@ -235,8 +235,8 @@ def retargeting_section(policy, config: ReportConfig, channel: int, figures: Pat
                      f"P(reach target in {config.retarget_max_steps} steps)",
                      f"channel {channel} set to {config.retarget_value:g} at the target")
     heat_state = _heatmap_state(config)
-    cells = [c for c in _free_targets(heat_state)]
-    heat = retargeting_rollouts(policy, [(heat_state, c) for c in cells], **kwargs)
+    heat = retargeting_rollouts(policy, [(heat_state, c) for c in target_cells(heat_state)],
+                                **kwargs)
     for key, name in (("success", "clamped"), ("baseline_success", "no-clamp")):
         plot_cell_values(heat_state, {(r["target_x"], r["target_y"]): float(r[key])
                                       for r in heat},
@@ -267,12 +267,6 @@ def _heatmap_state(config: ReportConfig):
     states = test_states(config, 20)
     return next((s for s in states if s.cheese_cell and paths_diverge(s.free, s.cheese_cell)),
                 states[0])
-
-
-def _free_targets(state):
-    ys, xs = np.nonzero(state.free)
-    return [(int(x), int(y)) for x, y in zip(xs, ys, strict=True)
-            if (x, y) not in ((0, 0), state.cheese_cell)]
 
 
 # ------------------------------------------------------------------------ 6. vector fields
