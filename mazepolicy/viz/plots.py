@@ -140,7 +140,8 @@ def _read_rows(path: Path) -> list[dict]:
 
 def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
     """Learning curves of an imitation run directory (``metrics.jsonl`` and
-    ``eval.jsonl``): the training loss and agreement on its own minibatches, and from
+    ``eval.jsonl``): the training loss, the agreement on its own minibatches and on
+    fresh frames before training on them (where logged), and from
     each evaluation on held-out mazes the learner's agreement with the expert on its own
     states and its cheese rates (with Wilson 95% intervals) per evaluation variant,
     against updates (bottom axis) and training hours (top axis)."""
@@ -157,6 +158,11 @@ def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
     axes[0].set_title("training losses (per round)", pad=28)
     axes[1].plot(updates, [r["train_agreement"] for r in metrics], color="0.6",
                  label="on training minibatches")
+    fresh = [(u, r["fresh_agreement"]) for u, r in zip(updates, metrics, strict=True)
+             if r.get("fresh_agreement") is not None]  # older runs do not log it
+    if fresh:
+        axes[1].plot(*zip(*fresh, strict=True), color="k", lw=1,
+                     label="on fresh frames, before training on them")
     at = np.array([e["updates"] for e in evals])
     for name in (evals[0]["results"] if evals else {}):
         results = [e["results"][name] for e in evals]
@@ -164,8 +170,9 @@ def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
                      label=f"held-out {name}, learner's states")
         rate = np.array([r["cheese_rate"] for r in results])
         ci = np.array([r["cheese_ci"] for r in results])
-        axes[2].errorbar(at, rate, yerr=[rate - ci[:, 0], ci[:, 1] - rate], marker="o",
-                         capsize=3, label=f"{name} ({results[-1]['episodes']} mazes)")
+        axes[2].errorbar(at, rate, yerr=np.vstack([rate - ci[:, 0], ci[:, 1] - rate]),
+                         marker="o", capsize=3,
+                         label=f"{name} ({results[-1]['episodes']} mazes)")
     axes[1].set_title("agreement with the expert's move")
     axes[2].set_title("P(reach cheese), sampled actions, held-out mazes")
     for ax in axes:
