@@ -347,8 +347,19 @@ def test_non_finite_weights_are_refused_even_without_a_checksum(tmp_path, bad):
         load_research_checkpoint(research)
 
 
-def test_the_shipped_checkpoint_obeys_the_schema():
+def _shipped():
+    from mazepolicy.resources import shipped_checkpoints
+
+    return shipped_checkpoints()
+
+
+@pytest.mark.parametrize("name", _shipped())
+def test_every_shipped_checkpoint_has_a_complete_card(name):
+    """Each shipped policy loads, and its card says what it is, how it was trained and
+    what it measured."""
     from mazepolicy.resources import checkpoint_path
 
-    policy, card = load_policy(checkpoint_path("maze-topright-5-easy_impala-s1"))
+    policy, card = load_policy(checkpoint_path(name))
     assert card["scale"] == policy.scale and isinstance(card["config"], dict)
+    assert card["name"] == name and card["status"].strip()
+    assert card["env"] in card["config"].values() and "command" in card["evaluation"]
