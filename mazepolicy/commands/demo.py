@@ -64,12 +64,13 @@ def run(args: argparse.Namespace) -> int:
     env_name = args.env or card.get("config", {}).get("eval_env", "maze-anywhere")
     variant = load_variant(env_name)
     out = Path(args.out)
-    print(f"policy {path} ({card.get('global_step', '?')} steps); test variant {variant.name}")
+    trained = training_size(card)
+    print(f"policy {path} ({trained}); test variant {variant.name}")
     common = dict(env=variant, episodes=args.episodes, seed=args.seed,
                   max_steps=args.max_steps, progress=not args.no_progress)
     cheese = steering_experiment(policy, "cheese", [LAYER], [-1.0], **common)
     top_right = steering_experiment(policy, "top-right", [LAYER], [1.0], **common)
-    table = {"policy": str(path), "policy_steps": card.get("global_step"),
+    table = {"policy": str(path), "policy_trained": trained,
              "env": variant.name, "vector": {"kind": "cheese and top-right", "per_maze": True},
              "unsteered": cheese["unsteered"],
              "rows": cheese["rows"] + top_right["rows"][1:]}
@@ -96,9 +97,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def training_size(card: dict) -> str:
+    """How much training a card records: PPO env steps or DAgger labelled frames.
+
+    Example:
+        >>> training_size({"frames": 491520}), training_size({"global_step": 100})
+        ('491,520 labelled frames', '100 env steps')
+    """
+    if card.get("global_step") is not None:
+        return f"{card['global_step']:,} env steps"
+    if card.get("frames") is not None:
+        return f"{card['frames']:,} labelled frames"
+    return "training size not recorded"
+
+
 def summary_markdown(table: dict) -> str:
     """The table as Markdown, for a quick read."""
-    lines = [f"# Steering demo: {table['policy']} ({table['policy_steps']} steps) on "
+    lines = [f"# Steering demo: {table['policy']} ({table['policy_trained']}) on "
              f"{table['env']}", "",
              "| vector | coeff | P(cheese) [95% CI] | misgeneralization [95% CI] | change "
              "(paired) | McNemar p | median P(cheese) at decision square |",
