@@ -294,15 +294,19 @@ def test_train_resume_without_a_checkpoint_fails(tmp_path, capsys):
 def test_every_option_has_help_with_its_default(command, capsys):
     from mazepolicy.cli import command_parser
 
-    parser = command_parser(command)
-    for action in parser._actions:
-        assert action.help, f"{command} {action.option_strings} has no help"
-    with pytest.raises(SystemExit):
-        main([command, "--help"])
-    out = capsys.readouterr().out
-    for action in parser._actions:
-        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
-            assert "(default:" in out
+    parsers = [([command], command_parser(command))]
+    for argv, parser in parsers:  # a command with actions (sae) adds their parsers
+        for action in parser._actions:
+            assert action.help, f"{argv} {action.option_strings} has no help"
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += [([*argv, name], sub) for name, sub in action.choices.items()]
+    for argv, parser in parsers:
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        out = capsys.readouterr().out
+        for action in parser._actions:
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "(default:" in out, (argv, action.option_strings)
 
 
 def test_evaluate_json_records_its_settings(tmp_path):

@@ -154,6 +154,8 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
     text = (out / "report.md").read_text()
     meta = json.loads((out / "results" / "meta.json").read_text())
     assert meta["config"]["misgeneralization_episodes"] == 6
+    assert meta["command"].startswith(f"mazepolicy report --policy {path} --control {path}")
+    assert f"`{meta['command']}`" in text
     for name in json.loads((out / "results" / "channels.json").read_text())["figures"]:
         assert f"figures/{name}" in text and (out / "figures" / name).stat().st_size > 0
 

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int
 
@@ -46,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     load_network(args.policy).check_hook_names([args.layer])
     config = ReportConfig.preset(args.size, policy=args.policy, control=args.control,
                                  env=args.env, layer=args.layer, seed=args.seed)
-    run_report(config, args.out, progress=not args.no_progress)
+    command = ["mazepolicy", "report", "--policy", args.policy, "--size", args.size, "--env",
+               args.env, "--layer", args.layer, "--seed", str(args.seed), "--out", args.out]
+    if args.control:
+        command[4:4] = ["--control", args.control]
+    run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command))
     print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
     return 0

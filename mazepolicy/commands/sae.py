@@ -18,7 +18,8 @@ from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int, positive_
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                help="collect, train or analyze (each has its own --help)")
     fmt = argparse.ArgumentDefaultsHelpFormatter
     collect = sub.add_parser("collect", help="store activations of mazes in shards",
                              formatter_class=fmt)

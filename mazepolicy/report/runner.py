@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from mazepolicy.report.markdown import report_markdown
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
                command: str | None = None) -> dict:
     """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
-    results (also in ``out/results``)."""
+    results (also in ``out/results``). ``command`` is what the report says made it."""
     out = Path(out)
     figures, results_dir = out / "figures", out / "results"
     figures.mkdir(parents=True, exist_ok=True)
@@ -58,7 +56,7 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
                                                              figures, progress)
     results["vector_fields"] = experiments.vector_fields_section(policy, config, figures)
     results["meta"] = {
-        "command": command or shlex.join(["mazepolicy", "report", *sys.argv[2:]]),
+        "command": command or f"mazepolicy.report.run_report({config!r})",
         "version": mazepolicy.__version__, "git_sha": git_sha(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
         "seconds": time.perf_counter() - start, "config": config.to_dict(),
