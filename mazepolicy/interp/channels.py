@@ -172,19 +172,12 @@ def channel_patch_effects(policy, states, layer: str, channels=None) -> dict:
     import numpy as np
 
     from mazepolicy.envs.frames import render_states
-    from mazepolicy.envs.geometry import decision_square, shortest_path
-    from mazepolicy.interp.probes import move_probability, with_mouse
+    from mazepolicy.interp.probes import decision_probe, move_probability
     from mazepolicy.interp.vectors import activations
 
     policy.check_hook_names([layer])
-    probes, moves = [], []
-    for state in states:
-        cheese = state.cheese_cell
-        square = None if cheese is None else decision_square(state.free, cheese)
-        if square is not None:
-            step = shortest_path(state.free, square, cheese)[1]
-            probes.append(with_mouse(state, square))
-            moves.append((step[0] - square[0], step[1] - square[1]))
+    found = [probe for probe in map(decision_probe, states) if probe is not None]
+    probes, moves = [p for p, _ in found], [m for _, m in found]
     if not probes:
         return {"mazes": 0, "median_p_cheese": float("nan"),
                 "median_p_cheese_layer_patched": float("nan"), "channels": []}

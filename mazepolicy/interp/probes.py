@@ -57,6 +57,28 @@ def with_mouse(state: MazeState, cell: Cell) -> MazeState:
     return out
 
 
+def decision_probe(state: MazeState) -> tuple[MazeState, tuple[int, int]] | None:
+    """``state`` with the mouse on its decision square, and the move (dx, dy) onto the
+    next cell of the shortest path to the cheese; None without cheese or a decision
+    square."""
+    cheese = state.cheese_cell
+    square = None if cheese is None else decision_square(state.free, cheese)
+    if square is None:
+        return None
+    step = shortest_path(state.free, square, cheese)[1]
+    return with_mouse(state, square), (step[0] - square[0], step[1] - square[1])
+
+
+def nan_median(values) -> float:
+    """The median of ``values``, NaN when there are none.
+
+    Example:
+        >>> nan_median([3, 1, 2]), nan_median([])
+        (2.0, nan)
+    """
+    return float(np.median(values)) if len(values) else float("nan")
+
+
 def decision_square_stats(policy, states: Sequence[MazeState]) -> list[dict]:
     """Per maze with a decision square: the mouse is put there and P(toward cheese),
     P(toward top-right) are the probabilities of the moves onto the next cell of the

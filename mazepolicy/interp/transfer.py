@@ -25,9 +25,8 @@ import torch
 
 from mazepolicy.agents.steered import add_vector_hook, check_coeff
 from mazepolicy.envs.frames import render_states
-from mazepolicy.envs.geometry import decision_square, shortest_path
 from mazepolicy.envs.state import MazeState
-from mazepolicy.interp.probes import move_probability, with_mouse
+from mazepolicy.interp.probes import decision_probe, move_probability, nan_median
 from mazepolicy.interp.steer import maze_vector
 
 NEAR = 2.0  # world cells: the research saw transfer only within about this distance
@@ -48,18 +47,16 @@ def vector_transfer(policy, states: Sequence[MazeState], layer: str, coeff: floa
     other vectors within ``near`` world cells and beyond it, with pair counts."""
     coeff = check_coeff(coeff)
     policy.check_hook_names([layer])
-    usable = []
+    usable = []  # (state, decision-square probe, move toward cheese, vector)
     for state in states:
-        cheese = state.cheese_cell
-        square = None if cheese is None else decision_square(state.free, cheese)
-        vec = None if square is None else maze_vector(policy, "cheese", state, layer)
+        found = decision_probe(state)
+        vec = None if found is None else maze_vector(policy, "cheese", state, layer)
         if vec is not None:
-            step = shortest_path(state.free, square, cheese)[1]
-            usable.append((state, square, (step[0] - square[0], step[1] - square[1]), vec))
+            usable.append((state, *found, vec))
     if not usable:
         return {"mazes": [], "pairs": [], "groups": {}}
     vectors = torch.stack([u[3] for u in usable])  # (M, C, H, W)
-    frames = render_states([with_mouse(u[0], u[1]) for u in usable])  # (M, 64, 64, 3)
+    frames = render_states([u[1] for u in usable])  # (M, 64, 64, 3)
     device = next(policy.parameters()).device
     mazes, pairs = [], []
     for t, (state, _, toward, _) in enumerate(usable):
@@ -79,17 +76,14 @@ def vector_transfer(policy, states: Sequence[MazeState], layer: str, coeff: floa
                                                                 src[1] - target[1])),
                               "p_cheese": float(p[1 + s])})
 
-    def median(values):
-        return float(np.median(values)) if len(values) else float("nan")
-
     close = [r["p_cheese"] for r in pairs if r["cheese_distance"] <= near]
     far = [r["p_cheese"] for r in pairs if r["cheese_distance"] > near]
     groups = {
         "unsteered": {"n": len(mazes), "median_p_cheese":
-                      median([m["p_cheese_unsteered"] for m in mazes])},
+                      nan_median([m["p_cheese_unsteered"] for m in mazes])},
         "own_vector": {"n": len(mazes), "median_p_cheese":
-                       median([m["p_cheese_own_vector"] for m in mazes])},
-        f"other_within_{near:g}": {"n": len(close), "median_p_cheese": median(close)},
-        f"other_beyond_{near:g}": {"n": len(far), "median_p_cheese": median(far)},
+                       nan_median([m["p_cheese_own_vector"] for m in mazes])},
+        f"other_within_{near:g}": {"n": len(close), "median_p_cheese": nan_median(close)},
+        f"other_beyond_{near:g}": {"n": len(far), "median_p_cheese": nan_median(far)},
     }
     return {"mazes": mazes, "pairs": pairs, "groups": groups}

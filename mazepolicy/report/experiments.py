@@ -22,7 +22,7 @@ from mazepolicy.eval.covariates import FEATURES, binned_rates, outcome_regressio
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import Rate, paired_comparison
 from mazepolicy.interp.channels import channel_patch_effects, cheese_tracking_channels
-from mazepolicy.interp.probes import decision_square_stats, move_field
+from mazepolicy.interp.probes import decision_square_stats, move_field, nan_median
 from mazepolicy.interp.retarget import random_targets, retargeting_rollouts, target_cells
 from mazepolicy.interp.steer import (
     composition_experiment,
@@ -131,8 +131,8 @@ def cheese_vector_section(policy, config: ReportConfig, figures: Path,
     rose = sum(r["p_cheese_steered"] > r["p_cheese"] for r in per_maze)
     decision = {
         "mazes": len(per_maze),
-        "median_p_cheese": _median([r["p_cheese"] for r in per_maze]),
-        "median_p_cheese_steered": _median([r["p_cheese_steered"] for r in per_maze]),
+        "median_p_cheese": nan_median([r["p_cheese"] for r in per_maze]),
+        "median_p_cheese_steered": nan_median([r["p_cheese_steered"] for r in per_maze]),
         "rose": rose,
         "per_maze": per_maze,
     }
@@ -157,10 +157,6 @@ def cheese_vector_section(policy, config: ReportConfig, figures: Path,
             "layer_sweep": sweep, "transfer": {"groups": transfer["groups"],
                                                "pairs": len(transfer["pairs"])},
             "figures": ["cheese-vector-rollouts.png", "cheese-vector-layers.png"]}
-
-
-def _median(values) -> float:
-    return float(np.median(values)) if len(values) else float("nan")
 
 
 # ------------------------------------------------------------------- 3. top-right vector
