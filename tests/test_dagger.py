@@ -365,6 +365,13 @@ def _play(agent, env, steps: int) -> tuple[int, list[tuple]]:
     return cheese, states
 
 
+def test_control_recipe_differs_from_the_policy_recipe_only_in_its_mazes():
+    policy, control = load_recipe("dagger-impala"), load_recipe("dagger-impala-control")
+    changed = set(control.changed_fields(policy.to_dict()))
+    assert changed == {"env", "eval_env"}
+    assert (policy.env, policy.eval_env) == (control.eval_env, control.env)
+
+
 def test_expert_agreement_of_the_expert_and_of_constant_policies():
     env = load_variant("maze-topright-5-easy").make_vec(4, num_threads=1)
     expert = ExpertAgreement(ExpertPolicy(env), "cheese-walker", seed=0)

@@ -12,15 +12,16 @@ import torch
 
 from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.envs import RIGHT, Anywhere
-from mazepolicy.envs.geometry import decision_square, shortest_path
+from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path
 from mazepolicy.envs.levels import level_states
 from mazepolicy.eval.covariates import logistic_regression, rates_in_bins
 from mazepolicy.eval.evaluate import evaluate
-from mazepolicy.interp.channels import channel_patch_effects
+from mazepolicy.interp.channels import cell_position, channel_patch_effects
 from mazepolicy.interp.probes import action_probabilities, move_probability, with_mouse
-from mazepolicy.interp.retarget import clamp_positions_hook, retargeting_rollouts
+from mazepolicy.interp.retarget import ChannelClamp, MovedCheeseVector, retargeting_rollouts
 from mazepolicy.interp.steer import composition_experiment
 from mazepolicy.interp.transfer import vector_transfer
+from mazepolicy.interp.vectors import activations
 from mazepolicy.models.checkpoint import save_policy
 from mazepolicy.models.impala import ImpalaPolicy
 
@@ -97,13 +98,43 @@ def test_patching_the_whole_layer_equals_removing_the_cheese(policy, states):
     assert [r["channel"] for r in result["channels"]] == [0, 5]
 
 
-def test_clamp_positions_hook_writes_one_cell_per_sample():
+def test_channel_clamp_writes_one_cell_per_assigned_slot(states):
+    clamp = ChannelClamp(channel=2, value=5.5)
+    clamp.reset(3, (4, 5, 5))
+    clamp.positions[:] = torch.tensor([[0, 1], [4, 4], [-1, -1]])  # slot 2 unassigned
     acts = torch.zeros(3, 4, 5, 5)
-    out = clamp_positions_hook(2, torch.tensor([[0, 1], [4, 4], [-1, -1]]), 5.5)(acts)
+    out = clamp(acts)
     assert out[0, 2, 0, 1] == 5.5 and out[1, 2, 4, 4] == 5.5
-    assert out.sum() == 11.0  # nothing else changed; sample 2 left alone
+    assert out.sum() == 11.0  # nothing else changed; slot 2 left alone
+    state = states[0]
+    clamp.assign(0, (state, (0, 0)))  # the start cell: bottom-left of the map
+    row, col = clamp.positions[0].tolist()
+    assert (row, col) == cell_position((0, 0), state.maze_dim, state.world_dim, 5)
+    clamp.assign(0, None)
+    assert clamp.positions[0].tolist() == [-1, -1]
     with pytest.raises(ValueError, match="channel 9"):
-        clamp_positions_hook(9, torch.tensor([[0, 0]]), 1.0)(acts[:1])
+        ChannelClamp(9, 1.0).reset(1, (4, 5, 5))
+
+
+def test_moved_cheese_vector_is_zero_when_the_cheese_stays_and_the_contrast_otherwise(
+        policy, states):
+    state = next(s for s in states if s.cheese_cell is not None)
+    edit = MovedCheeseVector(policy, LAYER, coeff=2.0)
+    edit.reset(2, tuple(policy.hook_names()[LAYER]))
+    target = next(c for c in free_cells(state.free) if c not in ((0, 0), state.cheese_cell))
+    edit.assign(0, (state, state.cheese_cell))  # moved onto itself: no change
+    edit.assign(1, (state, target))
+    moved = state.copy()
+    moved.set_cheese(target)
+    a = activations(policy, [moved, state], LAYER)
+    acts = torch.randn(2, *a.shape[1:])
+    out = edit(acts)
+    assert torch.equal(out[0], acts[0])
+    assert torch.allclose(out[1], acts[1] + 2.0 * (a[0] - a[1]), atol=1e-6)
+    edit.assign(1, None)
+    assert torch.equal(edit(acts), acts)
+    with pytest.raises(ValueError, match="bogus"):
+        MovedCheeseVector(policy, "bogus")
 
 
 def test_retargeting_outcomes_of_an_agent_that_always_moves_right(policy, states):
@@ -115,15 +146,15 @@ def test_retargeting_outcomes_of_an_agent_that_always_moves_right(policy, states
     forced[RIGHT] = 0.0
     with policy.hooks({"fc_policy_out": lambda logits: forced.expand_as(logits)}):
         rows = retargeting_rollouts(policy, [(state, (1, 0)), (state, (0, 1))], LAYER,
-                                    channel=3, value=5.5, max_steps=6,
+                                    ChannelClamp(channel=3, value=5.5), max_steps=6,
                                     distribution_mode="easy", num_envs=2)
     right, up = rows
     assert (right["success"], right["steps"]) == (True, 1)
     assert right["baseline_success"] and right["baseline_steps"] == 1
     assert (up["success"], up["steps"]) == (False, 6)
     with pytest.raises(ValueError, match="cheese cell"):
-        retargeting_rollouts(policy, [(state, state.cheese_cell)], LAYER, 3, 5.5, 6,
-                             distribution_mode="easy")
+        retargeting_rollouts(policy, [(state, state.cheese_cell)], LAYER,
+                             ChannelClamp(3, 5.5), 6, distribution_mode="easy")
 
 
 def test_composition_with_zero_coefficients_equals_unsteered(policy):

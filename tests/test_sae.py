@@ -1,6 +1,7 @@
 """Sparse autoencoders against ground truth: planted dictionaries recovered, an exact
-SAE that changes nothing when spliced in, collected activations equal to the layer's,
-bit-exact resume, and clear errors for bad files and settings."""
+SAE that changes nothing when spliced in, a feature clamp that equals the channel clamp
+where the feature is the channel, collected activations equal to the layer's, bit-exact
+resume, and clear errors for bad files and settings."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mazepolicy.envs import Anywhere
 from mazepolicy.envs.levels import level_states
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.interp.probes import with_mouse
+from mazepolicy.interp.retarget import ChannelClamp, compare_edits, retargeting_rollouts
 from mazepolicy.interp.sae import (
     SAEConfig,
     SparseAutoencoder,
@@ -28,6 +30,7 @@ from mazepolicy.interp.sae import (
     train_sae,
 )
 from mazepolicy.interp.sae.metrics import SplicedAgent, dictionary_mixing
+from mazepolicy.interp.sae.steer import FeatureClamp
 from mazepolicy.interp.vectors import activations
 from mazepolicy.models.checkpoint import save_policy
 from mazepolicy.models.impala import ImpalaPolicy
@@ -100,6 +103,48 @@ def test_an_exact_sae_spliced_in_changes_nothing(policy):
     mixing = dictionary_mixing(sae)
     assert mixing["median_effective_channels"] == pytest.approx(1.0)
     assert mixing["features_per_channel"] == [2] * 32
+
+
+def test_feature_clamp_of_an_exact_sae_is_the_channel_clamp():
+    """Feature c of the exact SAE is relu(x_c) along e_c: clamping it to v sets x_c = v
+    where x_c >= 0 (as the channel clamp does); where x_c < 0 the -e_c feature keeps
+    its share, so x_c becomes x_c + v; clamping to the current value changes nothing."""
+    sae = exact_sae(8)
+    positions = torch.tensor([[1, 2], [3, 0], [-1, -1]])  # slot 2 unassigned
+    feature, channel = FeatureClamp(sae, 5, 2.5), ChannelClamp(5, 2.5)
+    for edit in (feature, channel):
+        edit.reset(3, (8, 4, 4))
+        edit.positions[:] = positions
+    acts = torch.rand(3, 8, 4, 4)  # >= 0
+    assert torch.allclose(feature(acts), channel(acts), atol=1e-6)
+    acts[0, 5, 1, 2] = -1.0
+    out = feature(acts)
+    assert out[0, 5, 1, 2] == pytest.approx(1.5)
+    assert torch.equal(out[2], acts[2])  # unassigned slot untouched
+    same = FeatureClamp(sae, 5, 0.7)
+    same.reset(3, (8, 4, 4))
+    same.positions[:] = positions
+    flat = torch.full((3, 8, 4, 4), 0.7)
+    assert torch.allclose(same(flat), flat, atol=1e-7)
+    with pytest.raises(ValueError, match="feature 16"):
+        FeatureClamp(sae, 16, 1.0)
+    with pytest.raises(ValueError, match="reads 8 channels"):
+        FeatureClamp(sae, 0, 1.0).reset(1, (32, 8, 8))
+    map_sae = SparseAutoencoder(SAEConfig(d_in=8, d_sae=16, layout="map"))
+    with pytest.raises(ValueError, match="position-layout"):
+        FeatureClamp(map_sae, 0, 1.0)
+
+
+def test_compared_edits_share_the_jobs_and_the_unedited_play(policy):
+    states = [s for s in level_states(range(6), Anywhere(), "easy") if s.cheese_cell]
+    jobs = [(s, next(c for c in [(0, 1), (1, 0), (1, 1)]
+                     if s.free[c[1], c[0]] and c != s.cheese_cell)) for s in states[:3]]
+    settings = dict(distribution_mode="easy", num_envs=2)
+    success = compare_edits(policy, jobs, LAYER, {"a": ChannelClamp(3, 5.5),
+                                                  "b": ChannelClamp(3, 5.5)}, 8, **settings)
+    rows = retargeting_rollouts(policy, jobs, LAYER, ChannelClamp(3, 5.5), 8, **settings)
+    assert success["a"] == success["b"] == [r["success"] for r in rows]
+    assert success["no edit"] == [r["baseline_success"] for r in rows]
 
 
 def test_collected_samples_are_the_layers_activations(policy, tmp_path):
@@ -183,13 +228,27 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
     assert main(["sae", "train", "--acts", str(tmp_path / "acts"), "--layer", LAYER,
                  "--expansion", "2", "--k", "4", "--steps", "20", "--batch-size", "64",
                  "--out", str(tmp_path / "sae"), *common]) == 0
-    out = tmp_path / "analysis.json"
+    assert main(["sae", "train", "--acts", str(tmp_path / "acts"), "--layer", LAYER,
+                 "--expansion", "1", "--k", "4", "--steps", "20", "--batch-size", "64",
+                 "--out", str(tmp_path / "sae1"), *common]) == 0
+    out, figures = tmp_path / "analysis.json", tmp_path / "figures"
     assert main(["sae", "analyze", "--policy", str(path), "--sae", str(tmp_path / "sae"),
-                 "--heldout", str(tmp_path / "heldout"), "--env", EASY, "--episodes", "2",
-                 "--max-steps", "20", "--json", str(out), *common]) == 0
-    result = json.loads(out.read_text())[0]
+                 str(tmp_path / "sae1"), "--heldout", str(tmp_path / "heldout"), "--env",
+                 EASY, "--episodes", "2", "--max-steps", "20", "--retarget-mazes", "2",
+                 "--targets-per-maze", "1", "--retarget-max-steps", "5", "--json", str(out),
+                 "--figures", str(figures), *common]) == 0
+    result, small = json.loads(out.read_text())
     assert result["config"]["d_sae"] == 64 and result["reconstruction"]["samples"] == 6 * 64
+    assert small["config"]["d_sae"] == 32
     assert {"cheese", "top_right"} <= set(result["localisation"])
+    rt = result["retargeting"]
+    assert set(rt["success"]) == {"no edit", "feature clamp", "channel clamp",
+                                  "moved-cheese vector"}
+    assert all(r["trials"] == rt["jobs"] for r in rt["success"].values())
+    assert rt["feature_value"] == pytest.approx(rt["clamp_ratio"] * rt["feature_at_cheese"])
+    assert sorted(p.name for p in figures.iterdir()) == [
+        "dictionary-sweep.png", "sae-cheese-features.png", "sae-retargeting-by-distance.png",
+        "sae1-cheese-features.png", "sae1-retargeting-by-distance.png"]
     assert main(["sae", "train", "--acts", str(tmp_path / "nowhere"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "collect activations first" in capsys.readouterr().err

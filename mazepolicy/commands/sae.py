@@ -5,8 +5,8 @@ Example:
     mazepolicy sae collect --policy maze-topright-5_impala-s1 --mazes 50 --seed 100000 \\
         --out sae/heldout
     mazepolicy sae train --acts sae/acts --expansion 4 --kind topk --k 8 --out sae/x4
-    mazepolicy sae analyze --policy maze-topright-5_impala-s1 --sae sae/x4 \\
-        --heldout sae/heldout --json sae/x4/analysis.json
+    mazepolicy sae analyze --policy maze-topright-5_impala-s1 --sae sae/x1 sae/x4 \\
+        --heldout sae/heldout --json sae/analysis.json --figures sae/figures
 """
 
 from __future__ import annotations
@@ -60,7 +60,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     analyze.add_argument("--episodes", type=positive_int, default=100,
                          help="rollouts, spliced and not, on the held-out seeds")
     analyze.add_argument("--max-steps", type=positive_int, default=500, help="episode cap")
+    analyze.add_argument("--retarget-mazes", type=nonnegative_int, default=20,
+                         help="mazes of the feature/channel/vector retargeting comparison "
+                              "(0: skip it)")
+    analyze.add_argument("--targets-per-maze", type=positive_int, default=4,
+                         help="random target cells per retargeting maze")
+    analyze.add_argument("--retarget-max-steps", type=positive_int, default=100,
+                         help="steps to reach a retargeting target")
     analyze.add_argument("--json", required=True, help="write the results here")
+    analyze.add_argument("--figures", help="folder for figures: feature maps, retargeting "
+                                           "by distance, and the sweep over dictionary sizes")
     for p in (collect, train, analyze):
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -118,13 +127,65 @@ def _analyze(args) -> int:
 
     policy = load_network(args.policy)
     results = [analyze_sae(policy, folder, args.heldout, args.env, episodes=args.episodes,
-                           max_steps=args.max_steps, progress=not args.no_progress)
+                           max_steps=args.max_steps, retarget_mazes=args.retarget_mazes,
+                           targets_per_maze=args.targets_per_maze,
+                           retarget_max_steps=args.retarget_max_steps,
+                           progress=not args.no_progress)
                for folder in args.sae]
     atomic_write_text(args.json, json_dumps(results, indent=1))
     for r in results:
-        print(f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "
-              f"L0 {r['reconstruction']['l0']:.1f}, KL {r['kl']['kl_spliced']:.4f}, "
-              f"cheese {r['rollouts']['policy']['cheese_rate']:.3f} -> "
-              f"{r['rollouts']['spliced']['cheese_rate']:.3f}")
+        line = (f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "
+                f"L0 {r['reconstruction']['l0']:.1f}, KL {r['kl']['kl_spliced']:.4f}, "
+                f"cheese {r['rollouts']['policy']['cheese_rate']:.3f} -> "
+                f"{r['rollouts']['spliced']['cheese_rate']:.3f}")
+        if "success" in r.get("retargeting", {}):
+            line += "; reach target: " + ", ".join(
+                f"{name} {rate['rate']:.2f}" for name, rate in r["retargeting"]["success"].items())
+        print(line)
     print(f"wrote {args.json}")
+    if args.figures:
+        for path in _figures(policy, results, args.figures, args.env):
+            print(f"wrote {path}")
     return 0
+
+
+def _figures(policy, results: list[dict], folder: str, env: str) -> list:
+    """Per SAE: its most cheese-localising features' maps on the first held-out maze and
+    retargeting by distance; across SAEs: the dictionary-size sweep."""
+    from pathlib import Path
+
+    from mazepolicy.envs.frames import render_states
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.sae.metrics import feature_maps
+    from mazepolicy.interp.sae.train import load_sae
+    from mazepolicy.interp.vectors import activations
+    from mazepolicy.viz.charts import plot_dictionary_sweep, plot_rate_series
+    from mazepolicy.viz.plots import plot_activation_maps
+
+    out_dir = Path(folder)
+    variant = load_variant(env)
+    paths = []
+    for r in results:
+        if "localisation" not in r:
+            continue
+        name = Path(r["sae"]).name
+        sae = load_sae(r["sae"]).model
+        seed = r["seed"]
+        state = next(s for s in level_states(range(seed, seed + 50), variant.placement(),
+                                             variant.distribution_mode) if s.cheese_cell)
+        maps = feature_maps(sae, activations(policy, [state], r["config"]["layer"]).cpu())
+        top = [i for i, _ in r["localisation"]["cheese"]["top_features"][:4]]
+        paths.append(plot_activation_maps(maps[0].numpy(), top, state,
+                                          out_dir / f"{name}-cheese-features.png",
+                                          frame=render_states([state])[0], name="feature"))
+        rt = r.get("retargeting", {})
+        if "by_distance" in rt:
+            paths.append(plot_rate_series(
+                rt["by_distance"], out_dir / f"{name}-retargeting-by-distance.png",
+                "target's steps from the path to the top-right corner",
+                f"P(reach target in {rt['max_steps']} steps)",
+                f"{name}: feature {rt['feature']} vs channel {rt['channel']} clamps"))
+    if len(results) > 1:
+        paths.append(plot_dictionary_sweep(results, out_dir / "dictionary-sweep.png"))
+    return paths

@@ -1,11 +1,15 @@
-"""Retargeting by channel clamping: during a whole rollout, one activation of a
-cheese-tracking channel is set to a large value at the feature-map position of a chosen
-target cell (the research set channel 55 of ``embedder.block2.res1.resadd_out`` to +5.5
-there); success is the mouse entering the target within ``max_steps`` steps.
+"""Retargeting: during a whole rollout, one layer is edited to point the agent at a
+chosen target cell, and success is the mouse entering the target within ``max_steps``
+steps. An edit is a :class:`RetargetEdit`; shipped here are :class:`ChannelClamp` (the
+research set channel 55 of ``embedder.block2.res1.resadd_out`` to +5.5 at the target's
+map position) and :class:`MovedCheeseVector` (add the activation difference between the
+maze with its cheese moved to the target and the maze as it is); the SAE package adds a
+feature clamp. Every edit is played against the same jobs without an edit.
 
-Every (maze, target) job is also played without the clamp (same mazes, same sampling
-streams), so the clamp's effect is read against how often the agent passes the target
-anyway. Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
+Every (maze, target) job is also played without the edit (same mazes, same sampling
+streams), so the edit's effect is read against how often the agent passes the target
+anyway. Cells are (x, y): x right, y up, (0, 0) the start (bottom-left); map positions are
+(row, col) with row 0 at the top.
 
 Example:
     >>> from mazepolicy.models.impala import ImpalaPolicy
@@ -13,15 +17,16 @@ Example:
     >>> from mazepolicy.envs.levels import level_states
     >>> state = level_states([0], Anywhere(), "easy")[0]
     >>> rows = retargeting_rollouts(ImpalaPolicy(), [(state, (0, 1))],
-    ...     "embedder.block2.res1.resadd_out", channel=0, value=5.5, max_steps=5,
-    ...     distribution_mode="easy")
+    ...     "embedder.block2.res1.resadd_out", ChannelClamp(channel=0, value=5.5),
+    ...     max_steps=5, distribution_mode="easy")
     >>> (rows[0]["target_x"], rows[0]["target_y"]), type(rows[0]["success"])
     ((0, 1), <class 'bool'>)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,22 +38,110 @@ from mazepolicy.envs.geometry import bfs_distances, free_cells, shortest_path, t
 from mazepolicy.envs.state import MazeState
 from mazepolicy.envs.vec_env import MazeVecEnv
 from mazepolicy.interp.channels import cell_position
+from mazepolicy.interp.vectors import activations
 
 Job = tuple[MazeState, Cell]  # a start state and a target cell (x, y)
 
 
-def clamp_positions_hook(channel: int, positions: torch.Tensor, value: float):
-    """A hook writing ``value`` into ``channel`` at one (row, col) per sample:
-    ``positions`` (N, 2); rows with a negative row are left alone."""
-    def hook(activation: torch.Tensor) -> torch.Tensor:  # (N, C, H, W)
-        if activation.ndim != 4 or not 0 <= channel < activation.shape[1]:
-            raise ValueError(f"channel {channel} does not exist in activations of shape "
-                             f"{tuple(activation.shape)}")
+class RetargetEdit(Protocol):
+    """An edit of one (N, C, H, W) layer that points each env's agent at its job's
+    target; one slot per env of the rollout."""
+
+    label: str  # for progress bars and tables, e.g. "channel 7 = 5.5"
+
+    def reset(self, slots: int, layer_shape: tuple[int, int, int]) -> None:
+        """Prepare ``slots`` empty slots for activations of shape (C, H, W)."""
+
+    def assign(self, slot: int, job: Job | None) -> None:
+        """Point ``slot`` at ``job`` (its env now plays it); None leaves it unedited."""
+
+    def __call__(self, activation: torch.Tensor) -> torch.Tensor:
+        """The edited activation (N, C, H, W), N = slots."""
+
+
+class AtTargetEdit:
+    """Base of the edits that rewrite the C-vector at the target's map position only:
+    subclasses define :meth:`edit_vectors`."""
+
+    label = "edit at the target"
+
+    def reset(self, slots: int, layer_shape: tuple[int, int, int]) -> None:
+        self.size = layer_shape[-1]
+        self.positions = torch.full((slots, 2), -1, dtype=torch.long)  # (slots, 2) (row, col)
+
+    def assign(self, slot: int, job: Job | None) -> None:
+        if job is None:
+            self.positions[slot] = -1
+            return
+        state, target = job
+        self.positions[slot] = torch.tensor(cell_position(target, state.maze_dim,
+                                                          state.world_dim, self.size))
+
+    def edit_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """The new (R, C) vectors at the targets, from the (R, C) ones there."""
+        raise NotImplementedError
+
+    def __call__(self, activation: torch.Tensor) -> torch.Tensor:
+        rows = torch.nonzero(self.positions[:, 0] >= 0)[:, 0]
+        r, c = self.positions[rows, 0], self.positions[rows, 1]
         out = activation.clone()
-        rows = torch.nonzero(positions[:, 0] >= 0)[:, 0]
-        out[rows, channel, positions[rows, 0], positions[rows, 1]] = value
+        out[rows, :, r, c] = self.edit_vectors(activation[rows, :, r, c]).to(out.dtype)
         return out
-    return hook
+
+
+class ChannelClamp(AtTargetEdit):
+    """Set ``channel`` to ``value`` at the target's map position.
+
+    Example:
+        >>> clamp = ChannelClamp(channel=2, value=5.5)
+        >>> clamp.reset(1, (4, 5, 5))
+        >>> clamp.positions[0] = torch.tensor([0, 1])
+        >>> out = clamp(torch.zeros(1, 4, 5, 5))
+        >>> float(out[0, 2, 0, 1]), float(out.sum())
+        (5.5, 5.5)
+    """
+
+    def __init__(self, channel: int, value: float):
+        self.channel, self.value = channel, value
+        self.label = f"channel {channel} = {value:g}"
+
+    def reset(self, slots: int, layer_shape: tuple[int, int, int]) -> None:
+        if not 0 <= self.channel < layer_shape[0]:
+            raise ValueError(f"channel {self.channel} does not exist in activations of "
+                             f"shape {layer_shape}")
+        super().reset(slots, layer_shape)
+
+    def edit_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        out = vectors.clone()
+        out[:, self.channel] = self.value
+        return out
+
+
+class MovedCheeseVector:
+    """Add ``coeff`` x (activations of the job's start frame with the cheese moved to
+    the target - activations of the start frame as it is) at every step: a cheese
+    vector that says "the cheese is there" instead of "there is no cheese"."""
+
+    def __init__(self, policy, layer: str, coeff: float = 1.0):
+        policy.check_hook_names([layer])
+        self.policy, self.layer, self.coeff = policy, layer, coeff
+        self.label = f"moved-cheese vector x {coeff:g}"
+
+    def reset(self, slots: int, layer_shape: tuple[int, int, int]) -> None:
+        self.deltas = torch.zeros(slots, *layer_shape)  # (slots, C, H, W)
+
+    def assign(self, slot: int, job: Job | None) -> None:
+        if job is None:
+            self.deltas[slot] = 0
+            return
+        state, target = job
+        moved = state.copy()
+        moved.set_cheese(target)
+        acts = activations(self.policy, [moved, state], self.layer).cpu()  # (2, C, H, W)
+        self.deltas[slot] = acts[0] - acts[1]
+
+    def __call__(self, activation: torch.Tensor) -> torch.Tensor:
+        return activation + self.coeff * self.deltas.to(activation)
 
 
 def path_distance_to_corner_path(state: MazeState, cell: Cell) -> int:
@@ -60,18 +153,18 @@ def path_distance_to_corner_path(state: MazeState, cell: Cell) -> int:
     return int(min(field[y, x] for x, y in path))
 
 
-def _play(policy, jobs: Sequence[Job], layer: str, channel: int, value: float | None,
+def _play(policy, jobs: Sequence[Job], layer: str, edit: RetargetEdit | None,
           max_steps: int, distribution_mode: str, seed: int, num_envs: int,
           bar) -> list[tuple[bool, int]]:
-    """(success, steps) per job, clamped when ``value`` is not None."""
-    size = policy.hook_names()[layer][-1]
+    """(success, steps) per job, with ``edit`` applied at ``layer`` unless it is None."""
     n = min(num_envs, len(jobs))
     env = MazeVecEnv(num_envs=n, distribution_mode=distribution_mode, seed=seed,
                      num_threads=1)
     agent = PolicyAgent(policy, seed=seed)
+    if edit is not None:
+        edit.reset(n, tuple(policy.hook_names()[layer]))
     out: list[tuple[bool, int] | None] = [None] * len(jobs)
     current = np.full(n, -1)
-    positions = torch.full((n, 2), -1, dtype=torch.long)  # (n, 2) clamp (row, col)
     targets = np.full((n, 2), -1)
     queue = iter(range(len(jobs)))
     try:
@@ -80,22 +173,19 @@ def _play(policy, jobs: Sequence[Job], layer: str, channel: int, value: float | 
         def start(i: int) -> None:
             job = next(queue, -1)
             current[i] = job
-            if job < 0:
-                positions[i] = -1
-                return
-            state, target = jobs[job]
-            obs[i] = env.set_state(i, state)
-            targets[i] = target
-            positions[i] = torch.tensor(cell_position(target, state.maze_dim,
-                                                      state.world_dim, size))
+            if edit is not None:
+                edit.assign(i, jobs[job] if job >= 0 else None)
+            if job >= 0:
+                obs[i] = env.set_state(i, jobs[job][0])
+                targets[i] = jobs[job][1]
 
         for i in range(n):
             start(i)
         while (current >= 0).any():
-            if value is None:
+            if edit is None:
                 actions = agent.act(obs, env)
             else:
-                with policy.hooks({layer: clamp_positions_hook(channel, positions, value)}):
+                with torch.no_grad(), policy.hooks({layer: edit}):
                     actions = agent.act(obs, env)
             obs, _, terminated, truncated, _ = env.step(actions)
             steps, mice = env.episode_steps, env.mouse_cells
@@ -111,14 +201,16 @@ def _play(policy, jobs: Sequence[Job], layer: str, channel: int, value: float | 
     return out
 
 
-def retargeting_rollouts(policy, jobs: Sequence[Job], layer: str, channel: int,
-                         value: float, max_steps: int, distribution_mode: str = "hard",
-                         seed: int = 0, num_envs: int = 16, progress: bool = False) -> list[dict]:
-    """Play each (start state, target cell) job with ``channel`` clamped to ``value`` at
-    the target's map position and without; one row per job: success and steps of each
-    (steps -1 when the episode ended first, e.g. at the cheese) and the target's path
-    distance to the start-to-corner path. Targets must be free cells other than the
-    cheese (entering the cheese ends the episode)."""
+def retargeting_rollouts(policy, jobs: Sequence[Job], layer: str, edit: RetargetEdit,
+                         max_steps: int, distribution_mode: str = "hard", seed: int = 0,
+                         num_envs: int = 16, progress: bool = False, baseline: bool = True
+                         ) -> list[dict]:
+    """Play each (start state, target cell) job with ``edit`` at ``layer`` and, when
+    ``baseline``, without; one row per job: success and steps of each (steps -1 when the
+    episode ended first, e.g. at the cheese) and the target's path distance to the
+    start-to-corner path. The unedited play depends only on the jobs and ``seed``, so
+    several edits of the same jobs need it once. Targets must be free cells other than
+    the cheese (entering the cheese ends the episode)."""
     policy.check_hook_names([layer])
     for state, target in jobs:
         x, y = check_in_maze(target, state.maze_dim)
@@ -126,18 +218,37 @@ def retargeting_rollouts(policy, jobs: Sequence[Job], layer: str, channel: int,
             raise ValueError(f"target {target} is a wall in level {state.level_seed}")
         if state.cheese_cell == (x, y):
             raise ValueError(f"target {target} is level {state.level_seed}'s cheese cell")
-    bar = tqdm(total=2 * len(jobs), desc=f"retarget channel {channel} = {value:g} at {layer}",
+    bar = tqdm(total=(1 + baseline) * len(jobs), desc=f"retarget: {edit.label} at {layer}",
                unit="rollout", disable=not progress)
-    clamped = _play(policy, jobs, layer, channel, value, max_steps, distribution_mode, seed,
-                    num_envs, bar)
-    plain = _play(policy, jobs, layer, channel, None, max_steps, distribution_mode, seed,
-                  num_envs, bar)
+    settings = (max_steps, distribution_mode, seed, num_envs, bar)
+    edited = _play(policy, jobs, layer, edit, *settings)
+    plain = _play(policy, jobs, layer, None, *settings) if baseline else None
     bar.close()
-    return [{"level_seed": state.level_seed, "target_x": int(target[0]),
-             "target_y": int(target[1]),
-             "path_distance": path_distance_to_corner_path(state, target),
-             "success": c[0], "steps": c[1], "baseline_success": b[0], "baseline_steps": b[1]}
-            for (state, target), c, b in zip(jobs, clamped, plain, strict=True)]
+    rows = []
+    for i, ((state, target), (success, steps)) in enumerate(zip(jobs, edited, strict=True)):
+        row = {"level_seed": state.level_seed, "target_x": int(target[0]),
+               "target_y": int(target[1]),
+               "path_distance": path_distance_to_corner_path(state, target),
+               "success": success, "steps": steps}
+        if plain is not None:
+            row["baseline_success"], row["baseline_steps"] = plain[i]
+        rows.append(row)
+    return rows
+
+
+def compare_edits(policy, jobs: Sequence[Job], layer: str,
+                  edits: Mapping[str, RetargetEdit], max_steps: int, **settings
+                  ) -> dict[str, list[bool]]:
+    """Success per job of each named edit and of ``"no edit"`` (played once), on the
+    same jobs and sampling streams; ``settings`` as for :func:`retargeting_rollouts`."""
+    out: dict[str, list[bool]] = {}
+    for i, (name, edit) in enumerate(edits.items()):
+        rows = retargeting_rollouts(policy, jobs, layer, edit, max_steps, baseline=i == 0,
+                                    **settings)
+        if i == 0:
+            out["no edit"] = [r["baseline_success"] for r in rows]
+        out[name] = [r["success"] for r in rows]
+    return out
 
 
 def target_cells(state: MazeState) -> list[Cell]:

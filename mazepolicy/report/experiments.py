@@ -23,7 +23,13 @@ from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import Rate, paired_comparison
 from mazepolicy.interp.channels import channel_patch_effects, cheese_tracking_channels
 from mazepolicy.interp.probes import decision_square_stats, move_field, nan_median
-from mazepolicy.interp.retarget import random_targets, retargeting_rollouts, target_cells
+from mazepolicy.interp.retarget import (
+    ChannelClamp,
+    MovedCheeseVector,
+    random_targets,
+    retargeting_rollouts,
+    target_cells,
+)
 from mazepolicy.interp.steer import (
     composition_experiment,
     maze_vector,
@@ -208,21 +214,26 @@ def channels_section(policy, config: ReportConfig, figures: Path) -> dict:
 def retargeting_section(policy, config: ReportConfig, channel: int, figures: Path,
                         progress: bool = True) -> dict:
     """Clamp ``channel`` at random targets of ``retarget_mazes`` mazes (success vs path
-    distance) and at every cell of one maze (a heatmap), each against no clamp."""
+    distance) and at every cell of one maze (a heatmap), each against no clamp; the
+    random targets also with the moved-cheese vector (cheese moved to the target)."""
     variant = load_variant(config.env)
     states = [s for s in test_states(config, config.retarget_mazes) if s.cheese_cell]
     rng = np.random.default_rng(config.seed)
     jobs = [(s, t) for s in states for t in random_targets(s, config.targets_per_maze, rng)]
     say(f"5/6 retargeting with channel {channel} = {config.retarget_value:g}: "
         f"{len(jobs)} targets in {len(states)} mazes")
-    kwargs = dict(layer=config.layer, channel=channel, value=config.retarget_value,
-                  max_steps=config.retarget_max_steps,
+    kwargs = dict(layer=config.layer, max_steps=config.retarget_max_steps,
                   distribution_mode=variant.distribution_mode, seed=config.seed,
                   num_envs=config.num_envs, progress=progress)
-    rows = retargeting_rollouts(policy, jobs, **kwargs)
+    clamp = ChannelClamp(channel, config.retarget_value)
+    rows = retargeting_rollouts(policy, jobs, edit=clamp, **kwargs)
+    moved = retargeting_rollouts(policy, jobs, edit=MovedCheeseVector(policy, config.layer),
+                                 baseline=False, **kwargs)
     distance = [r["path_distance"] for r in rows]
     by_distance = {
         "clamped": rates_in_bins(distance, [r["success"] for r in rows], config.bins),
+        "moved-cheese vector": rates_in_bins(distance, [r["success"] for r in moved],
+                                             config.bins),
         "no clamp": rates_in_bins(distance, [r["baseline_success"] for r in rows],
                                   config.bins),
     }
@@ -232,7 +243,7 @@ def retargeting_section(policy, config: ReportConfig, channel: int, figures: Pat
                      f"channel {channel} set to {config.retarget_value:g} at the target")
     heat_state = _heatmap_state(config)
     heat = retargeting_rollouts(policy, [(heat_state, c) for c in target_cells(heat_state)],
-                                **kwargs)
+                                edit=clamp, **kwargs)
     for key, name in (("success", "clamped"), ("baseline_success", "no-clamp")):
         plot_cell_values(heat_state, {(r["target_x"], r["target_y"]): float(r[key])
                                       for r in heat},
@@ -241,6 +252,8 @@ def retargeting_section(policy, config: ReportConfig, channel: int, figures: Pat
                          "reached")
     summary = {key: Rate.of(sum(r[key] for r in rows), len(rows)).to_dict()
                for key in ("success", "baseline_success")}
+    summary["moved_vector_success"] = Rate.of(sum(r["success"] for r in moved),
+                                              len(moved)).to_dict()
     paired = paired_comparison([r["baseline_success"] for r in rows],
                                [r["success"] for r in rows]).to_dict() if rows else None
     return {"channel": channel, "value": config.retarget_value, "targets": len(rows),
@@ -250,7 +263,7 @@ def retargeting_section(policy, config: ReportConfig, channel: int, figures: Pat
                                            len(heat)).to_dict(),
                         "baseline_success": Rate.of(sum(r["baseline_success"] for r in heat),
                                                     len(heat)).to_dict()},
-            "rows": rows,
+            "rows": rows, "moved_vector_rows": moved,
             "figures": ["retargeting-by-distance.png", "retargeting-heatmap-clamped.png",
                         "retargeting-heatmap-no-clamp.png"]}
 

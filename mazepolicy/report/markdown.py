@@ -88,6 +88,8 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         f"({', '.join(map(str, ch['tracking_channels'])) or 'none'}) | |",
         f"| retargeting: P(reach target), clamped vs no clamp | qualitative (heatmaps) | "
         f"{_counted(rt['success'])} vs {_counted(rt['baseline_success'])} | |",
+        f"| retargeting with the moved-cheese vector: P(reach target) | - | "
+        f"{_counted(rt['moved_vector_success'])} | |",
         "",
         "Eligible: the cheese lies outside the top-right 5x5 region and the paths to the "
         "cheese and to the corner diverge (the maze has a decision square).",
@@ -150,7 +152,10 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
               f"Channel {rt['channel']} set to {rt['value']:g} at the target's map "
               f"position for the whole rollout, {rt['targets']} random targets in "
               f"{rt['mazes']} mazes: reached {_counted(rt['success'])} against "
-              f"{_counted(rt['baseline_success'])} without the clamp. Heatmap maze "
+              f"{_counted(rt['baseline_success'])} without the clamp; the moved-cheese "
+              "vector (activations with the cheese moved to the target minus as it is, "
+              f"added at every step) reached {_counted(rt['moved_vector_success'])}. "
+              "Heatmap maze "
               f"(level {rt['heatmap']['level_seed']}, "
               f"{rt['heatmap']['cells']} cells): "
               f"{_counted(rt['heatmap']['success'])} vs "

@@ -1,5 +1,5 @@
 """Charts of the report: rates with intervals against a binned quantity, medians per
-layer, per-channel scores and values per maze cell.
+layer, per-channel scores, values per maze cell and SAE measures against dictionary size.
 
 Every function saves a PNG (atomically) and returns its path. Cells are (x, y) with
 (0, 0) the start at the bottom-left; mazes are drawn top-down.
@@ -97,4 +97,37 @@ def plot_cell_values(state: MazeState, values: Mapping[Cell, float], path: str |
     image = ax.imshow(grid, origin="lower", extent=(-0.5, n - 0.5, -0.5, n - 0.5),
                       cmap="viridis", vmin=0, vmax=1, alpha=0.8, zorder=2)
     fig.colorbar(image, ax=ax, fraction=0.046, label=label)
+    return _save(fig, path)
+
+
+def plot_dictionary_sweep(results: Sequence[dict], path: str | Path) -> Path:
+    """SAE measures against dictionary size, one line per SAE kind: held-out fraction of
+    variance explained, KL recovered when spliced, and how many features (solid) and
+    channels (dashed) localise the cheese above their shuffled null. ``results`` are
+    :func:`~mazepolicy.interp.sae.analysis.analyze_sae` outputs."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    kinds = sorted({r["config"]["kind"] for r in results})
+    for kind in kinds:
+        rows = sorted((r for r in results if r["config"]["kind"] == kind),
+                      key=lambda r: r["config"]["d_sae"])
+        size = [r["config"]["d_sae"] for r in rows]
+        axes[0].plot(size, [r["reconstruction"]["fraction_variance_explained"] for r in rows],
+                     marker="o", label=kind)
+        axes[1].plot(size, [r["kl"]["kl_recovered"] for r in rows], marker="o", label=kind)
+        if all("localisation" in r for r in rows):
+            for target, color in (("cheese", "tab:orange"), ("top_right", "tab:green")):
+                axes[2].plot(size, [r["localisation"][target]["features_over_null"]
+                                    for r in rows], marker="o", color=color,
+                             label=f"{kind}: features, {target}")
+                axes[2].plot(size, [r["localisation"][target]["channels_over_null"]
+                                    for r in rows], ls="--", color=color,
+                             label=f"channels, {target}")
+    titles = ("held-out fraction of variance explained", "KL recovered (spliced)",
+              "localising above the shuffled null")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("dictionary size (features)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return _save(fig, path)

@@ -111,9 +111,10 @@ def plot_vector_fields(
 
 def plot_activation_maps(
     activation: np.ndarray, channels: Sequence[int], state: MazeState, path: str | Path,
-    frame: np.ndarray | None = None,
+    frame: np.ndarray | None = None, name: str = "channel",
 ) -> Path:
-    """Heatmaps of ``channels`` of one (C, H, W) activation, next to the maze frame."""
+    """Heatmaps of ``channels`` of one (C, H, W) activation, next to the maze frame;
+    ``name`` titles the panels (e.g. "feature" for SAE feature maps)."""
     panels = len(channels) + (frame is not None)
     fig, axes = plt.subplots(1, panels, figsize=(3 * panels, 3), squeeze=False)
     axes = list(axes[0])
@@ -123,7 +124,7 @@ def plot_activation_maps(
         im = ax.imshow(activation[channel], cmap="RdBu_r",
                        vmin=-np.abs(activation[channel]).max(),
                        vmax=np.abs(activation[channel]).max())
-        ax.set_title(f"channel {channel}")
+        ax.set_title(f"{name} {channel}")
         fig.colorbar(im, ax=ax, fraction=0.046)
     for ax in fig.axes:
         ax.set_xticks([])

@@ -34,6 +34,7 @@ from mazepolicy.envs.variants import load_variant
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import paired_comparison
 from mazepolicy.interp.probes import with_mouse
+from mazepolicy.interp.retarget import random_targets
 from mazepolicy.interp.sae.activations import as_samples, load_shard, read_manifest
 from mazepolicy.interp.sae.metrics import (
     SplicedAgent,
@@ -42,7 +43,11 @@ from mazepolicy.interp.sae.metrics import (
     reconstruction_metrics,
     spliced_kl,
 )
+from mazepolicy.interp.sae.steer import retargeting_comparison
 from mazepolicy.interp.sae.train import load_sae
+
+# The research clamped channel 55 to +5.5 where its cheese values are about 0.6.
+RESEARCH_CLAMP_RATIO = 5.5 / 0.6
 
 
 def heldout_batches(folder: str | Path, layer: str, layout: str, batch: int = 4096):
@@ -55,20 +60,28 @@ def heldout_batches(folder: str | Path, layer: str, layout: str, batch: int = 40
 
 def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: str,
                 episodes: int = 100, max_steps: int = 500, seed: int | None = None,
-                kl_mazes: int = 20, localisation_mazes: int = 30, progress: bool = True
-                ) -> dict:
+                kl_mazes: int = 20, localisation_mazes: int = 30, retarget_mazes: int = 20,
+                targets_per_maze: int = 4, retarget_max_steps: int = 100,
+                clamp_ratio: float = RESEARCH_CLAMP_RATIO, progress: bool = True) -> dict:
     """Measure the SAE in ``sae_folder`` against the held-out activations ``heldout``
     (collected on other level seeds than its training data), with rollouts on
-    ``episodes`` mazes of ``variant`` from the held-out seed."""
+    ``episodes`` mazes of ``variant`` from the held-out seed.
+
+    Position-layout SAEs also get superposition measures and a retargeting comparison
+    on ``retarget_mazes`` mazes: the most cheese-localising feature and channel, each
+    clamped at the target to ``clamp_ratio`` x its mean activation at the cheese's
+    position (the research's ratio by default), the moved-cheese vector, and no edit."""
     trained = load_sae(sae_folder)
     sae, config = trained.model, trained.model.config
     manifest = read_manifest(heldout)
     seed = manifest["seed"] if seed is None else seed
     result = {"sae": str(sae_folder), "config": config.to_dict(), "heldout": str(heldout),
+              "seed": seed,
               "reconstruction": reconstruction_metrics(
                   sae, heldout_batches(heldout, config.layer, config.layout))}
     v = load_variant(variant)
-    states = level_states(range(seed, seed + max(kl_mazes, localisation_mazes)),
+    states = level_states(range(seed, seed + max(kl_mazes, localisation_mazes,
+                                                 retarget_mazes)),
                           v.placement(), v.distribution_mode)
     rng = np.random.default_rng(seed)
     probes = []
@@ -100,7 +113,31 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                                  seed=seed)
         result["localisation"] = {name: _best(values) for name, values in local.items()}
         result["mixing"] = dictionary_mixing(sae)
+        if retarget_mazes:
+            result["retargeting"] = _retargeting(
+                policy, sae, local["cheese"], states[:retarget_mazes], rng, targets_per_maze,
+                retarget_max_steps, clamp_ratio, v.distribution_mode, seed, progress)
     return result
+
+
+def _retargeting(policy, sae, cheese: dict, states, rng, targets_per_maze: int,
+                 max_steps: int, ratio: float, distribution_mode: str, seed: int,
+                 progress: bool) -> dict:
+    """:func:`retargeting_comparison` of the most cheese-localising feature and channel."""
+    feature = int(np.nanargmax(np.asarray(cheese["features"], dtype=float)))
+    channel = int(np.nanargmax(np.asarray(cheese["channels"], dtype=float)))
+    jobs = [(s, t) for s in states if s.cheese_cell
+            for t in random_targets(s, targets_per_maze, rng)]
+    if not jobs:
+        return {"error": "no held-out maze with a cheese and a free target cell"}
+    feature_normal = cheese["features_at_target"][feature]
+    channel_normal = cheese["channels_at_target"][channel]
+    out = retargeting_comparison(
+        policy, sae, sae.config.layer, jobs, feature, ratio * feature_normal, channel,
+        ratio * channel_normal, max_steps, distribution_mode=distribution_mode, seed=seed,
+        progress=progress)
+    return {**out, "clamp_ratio": ratio, "feature_at_cheese": feature_normal,
+            "channel_at_cheese": channel_normal}
 
 
 def _best(values: dict) -> dict:

@@ -120,7 +120,8 @@ def localisation(policy, sae: SparseAutoencoder, layer: str, states: Sequence, s
                  cells_per_maze: int = 8) -> dict:
     """Per feature and per channel: correlation of its map with the cheese's position
     (cheese moved to random free cells) and with the top-right corner's position (over
-    mazes of different sizes); each with a null from shuffled positions."""
+    mazes of different sizes), each with a null from shuffled positions, and its mean
+    activation at that position (``*_at_target``)."""
     rng = np.random.default_rng(seed)
     size = policy.hook_names()[layer][-1]
     acts, cheese, dims = cheese_moved_activations(policy, states, layer, cells_per_maze, rng)
@@ -129,13 +130,17 @@ def localisation(policy, sae: SparseAutoencoder, layer: str, states: Sequence, s
     maps = feature_maps(sae, acts)
     shuffle = torch.from_numpy(rng.permutation(len(cheese)))
     out = {}
+    frames = torch.arange(len(acts))
     for name, positions in (("cheese", cheese), ("top_right", corner)):
         target = window_maps(positions, size)
         null = window_maps(positions[shuffle], size)
+        r, c = positions[:, 0], positions[:, 1]
         out[name] = {"features": map_correlation(maps, target).tolist(),
                      "features_null_max": float(map_correlation(maps, null).abs().max()),
+                     "features_at_target": maps[frames, :, r, c].mean(0).tolist(),
                      "channels": map_correlation(acts, target).tolist(),
-                     "channels_null_max": float(map_correlation(acts, null).abs().max())}
+                     "channels_null_max": float(map_correlation(acts, null).abs().max()),
+                     "channels_at_target": acts[frames, :, r, c].mean(0).tolist()}
     return out
 
 
