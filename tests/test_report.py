@@ -189,6 +189,11 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
     assert f"`{meta['command']}`" in text
     for name in json.loads((out / "results" / "channels.json").read_text())["figures"]:
         assert f"figures/{name}" in text and (out / "figures" / name).stat().st_size > 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Why they differ\n\nBecause of scale.\n")
+    assert main(["report", "--policy", str(path), "--out", str(out), "--notes", str(notes),
+                 "--render-only"]) == 0
+    assert (out / "report.md").read_text() == text + "\n" + notes.read_text()
 
 
 def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):
@@ -202,3 +207,5 @@ def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):
     assert main([*base, "--env", "maze-nowhere"]) == 2
     assert "maze-nowhere" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    assert main([*base, "--render-only"]) == 2  # nothing to render yet
+    assert "run the report first" in capsys.readouterr().err

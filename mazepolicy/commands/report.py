@@ -7,7 +7,9 @@ Writes ``OUT/report.md``, ``OUT/results/*.json`` and ``OUT/figures/*.png``.
 
 Example:
     mazepolicy report --policy maze-topright-5_impala-s1 \\
-        --control maze-anywhere_impala-s1 --size full --out docs
+        --control maze-anywhere_impala-s1 --size full --out docs --notes docs/report-notes.md
+    mazepolicy report --policy maze-topright-5_impala-s1 --out docs \\
+        --notes docs/report-notes.md --render-only   # after editing the notes
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="first level seed, and the agents' sampling seed")
     parser.add_argument("--out", default="report-out", help="output folder")
+    parser.add_argument("--notes", help="a hand-written Markdown file appended to report.md "
+                        "(the discussion of the numbers)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite OUT/report.md from OUT/results/*.json (and --notes) "
+                        "without rerunning any experiment")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -41,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.report.config import ReportConfig
-    from mazepolicy.report.runner import run_report
+    from mazepolicy.report.runner import render_report, run_report
+
+    if args.render_only:
+        print(f"wrote {render_report(args.out, args.notes)}")
+        return 0
 
     load_variant(args.env)  # a clear error before anything loads
     load_network(args.policy).check_hook_names([args.layer])
@@ -51,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                args.env, "--layer", args.layer, "--seed", str(args.seed), "--out", args.out]
     if args.control:
         command[4:4] = ["--control", args.control]
-    run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command))
+    run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command),
+               notes=args.notes)
     print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
     return 0

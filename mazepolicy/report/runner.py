@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -30,11 +31,15 @@ from mazepolicy.report import experiments
 from mazepolicy.report.config import ReportConfig
 from mazepolicy.report.markdown import report_markdown
 
+SECTIONS = ("misgeneralization", "cheese_vector", "top_right", "channels", "retargeting",
+            "vector_fields", "meta")
+
 
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
-               command: str | None = None) -> dict:
+               command: str | None = None, notes: str | Path | None = None) -> dict:
     """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
-    results (also in ``out/results``). ``command`` is what the report says made it."""
+    results (also in ``out/results``). ``command`` is what the report says made it;
+    ``notes`` a hand-written Markdown file appended to it (see :func:`render_report`)."""
     out = Path(out)
     figures, results_dir = out / "figures", out / "results"
     figures.mkdir(parents=True, exist_ok=True)
@@ -64,5 +69,27 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     }
     for name, section in results.items():
         atomic_write_text(results_dir / f"{name}.json", json_dumps(section, indent=1))
-    atomic_write_text(out / "report.md", report_markdown(results, "figures"))
+    render_report(out, notes)
     return results
+
+
+def render_report(out: str | Path, notes: str | Path | None = None) -> Path:
+    """Write ``out/report.md`` from ``out/results/*.json`` (no experiment reruns), with
+    the Markdown file ``notes`` appended: the discussion a person writes from the
+    numbers, e.g. why each differs from the research."""
+    out = Path(out)
+    results = {}
+    for name in SECTIONS:
+        path = out / "results" / f"{name}.json"
+        try:
+            results[name] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read {path} ({err}); run the report first") from None
+    text = report_markdown(results, "figures")
+    if notes is not None:
+        try:
+            text += "\n" + Path(notes).read_text()
+        except OSError as err:
+            raise ValueError(f"cannot read the notes {notes}: {err}") from None
+    atomic_write_text(out / "report.md", text)
+    return out / "report.md"
