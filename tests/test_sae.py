@@ -34,6 +34,7 @@ from mazepolicy.interp.sae.steer import FeatureClamp
 from mazepolicy.interp.vectors import activations
 from mazepolicy.models.checkpoint import save_policy
 from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.report.markdown import sae_markdown
 
 LAYER = "embedder.block3.res2.resadd_out"  # (32, 8, 8): small shards
 EASY = "maze-anywhere-easy"
@@ -237,7 +238,9 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
                  EASY, "--episodes", "2", "--max-steps", "20", "--retarget-mazes", "2",
                  "--targets-per-maze", "1", "--retarget-max-steps", "5", "--json", str(out),
                  "--figures", str(figures), *common]) == 0
-    result, small = json.loads(out.read_text())
+    analysis = json.loads(out.read_text())
+    assert analysis["command"].startswith(f"mazepolicy sae analyze --policy {path}")
+    result, small = analysis["results"]
     assert result["config"]["d_sae"] == 64 and result["reconstruction"]["samples"] == 6 * 64
     assert small["config"]["d_sae"] == 32
     assert {"cheese", "top_right"} <= set(result["localisation"])
@@ -249,6 +252,11 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
     assert sorted(p.name for p in figures.iterdir()) == [
         "dictionary-sweep.png", "sae-cheese-features.png", "sae-retargeting-by-distance.png",
         "sae1-cheese-features.png", "sae1-retargeting-by-distance.png"]
+    assert sorted(analysis["figures"]) == sorted(str(p) for p in figures.iterdir())
+    section = "\n".join(sae_markdown(analysis))  # the report's section 7
+    fve = result["reconstruction"]["fraction_variance_explained"]
+    assert f"| 64 | topk | {fve:.3f} | {result['reconstruction']['l0']:.1f} |" in section
+    assert f"| 32 | {small['retargeting']['feature']} (" in section
     assert main(["sae", "train", "--acts", str(tmp_path / "nowhere"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "collect activations first" in capsys.readouterr().err

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="report-out", help="output folder")
     parser.add_argument("--notes", help="a hand-written Markdown file appended to report.md "
                         "(the discussion of the numbers)")
+    parser.add_argument("--sae", help="the JSON of `mazepolicy sae analyze`: rendered as the "
+                        "report's section 7 (kept in OUT/results/sae.json)")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite OUT/report.md from OUT/results/*.json (and --notes) "
                         "without rerunning any experiment")
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.report.runner import render_report, run_report
 
     if args.render_only:
-        print(f"wrote {render_report(args.out, args.notes)}")
+        print(f"wrote {render_report(args.out, args.notes, args.sae)}")
         return 0
 
     load_variant(args.env)  # a clear error before anything loads
@@ -63,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     if args.control:
         command[4:4] = ["--control", args.control]
     run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command),
-               notes=args.notes)
+               notes=args.notes, sae=args.sae)
     print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
     return 0

@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="random target cells per retargeting maze")
     analyze.add_argument("--retarget-max-steps", type=positive_int, default=100,
                          help="steps to reach a retargeting target")
-    analyze.add_argument("--json", required=True, help="write the results here")
+    analyze.add_argument("--json", required=True, help="write the results here: the "
+                         "command, one entry per SAE and the figures' paths")
     analyze.add_argument("--figures", help="folder for figures: feature maps, retargeting "
                                            "by distance, and the sweep over dictionary sizes")
     for p in (collect, train, analyze):
@@ -132,7 +133,6 @@ def _analyze(args) -> int:
                            retarget_max_steps=args.retarget_max_steps,
                            progress=not args.no_progress)
                for folder in args.sae]
-    atomic_write_text(args.json, json_dumps(results, indent=1))
     for r in results:
         line = (f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "
                 f"L0 {r['reconstruction']['l0']:.1f}, KL {r['kl']['kl_spliced']:.4f}, "
@@ -142,11 +142,26 @@ def _analyze(args) -> int:
             line += "; reach target: " + ", ".join(
                 f"{name} {rate['rate']:.2f}" for name, rate in r["retargeting"]["success"].items())
         print(line)
-    print(f"wrote {args.json}")
-    if args.figures:
-        for path in _figures(policy, results, args.figures, args.env):
-            print(f"wrote {path}")
+    figures = [str(p) for p in _figures(policy, results, args.figures, args.env)
+               ] if args.figures else []
+    atomic_write_text(args.json, json_dumps({"command": _analyze_command(args),
+                                             "results": results, "figures": figures},
+                                            indent=1))
+    for path in [args.json, *figures]:
+        print(f"wrote {path}")
     return 0
+
+
+def _analyze_command(args) -> str:
+    """The ``sae analyze`` command line that ``args`` stand for."""
+    import shlex
+
+    words = ["mazepolicy", "sae", "analyze", "--policy", args.policy, "--sae", *args.sae,
+             "--heldout", args.heldout, "--env", args.env, "--episodes", str(args.episodes),
+             "--max-steps", str(args.max_steps), "--retarget-mazes", str(args.retarget_mazes),
+             "--targets-per-maze", str(args.targets_per_maze), "--retarget-max-steps",
+             str(args.retarget_max_steps), "--json", args.json]
+    return shlex.join(words + (["--figures", args.figures] if args.figures else []))
 
 
 def _figures(policy, results: list[dict], folder: str, env: str) -> list:

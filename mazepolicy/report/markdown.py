@@ -8,6 +8,7 @@ Controlling a Maze-Solving Policy Network" (PPO, IMPALA at scale 4).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 RESEARCH = {
     "eligible_cheese": "0.691",
@@ -163,7 +164,66 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
               "", *_figures(rt["figures"], figures_folder), "",
               "## 6. Vector fields", "",
               *_figures(results["vector_fields"]["figures"], figures_folder), ""]
+    if "sae" in results:
+        lines += sae_markdown(results["sae"])
     return "\n".join(lines)
+
+
+def sae_markdown(sae: dict) -> list[str]:
+    """Section 7 from ``mazepolicy sae analyze`` results (``sae``: its command and the
+    per-SAE results), one row per SAE."""
+    runs = sae["results"]
+    lines = ["## 7. Sparse autoencoders", "",
+             f"Made by `{sae['command']}` on activations at `{runs[0]['config']['layer']}` "
+             f"(one sample per map position); held-out mazes from level seed "
+             f"{runs[0]['seed']}. FVE: fraction of variance explained; KL: mean action KL "
+             "with the layer replaced by its reconstruction, and the share of the "
+             "mean-ablation KL it recovers; localising: features (channels) whose map "
+             "correlates with the cheese's (top-right corner's) position above the largest "
+             "|correlation| of any feature (channel) under shuffled positions.", "",
+             "| features | kind | FVE | L0 | dead | KL | KL recovered | P(cheese) policy / "
+             "spliced | localising cheese: features / channels | top-right: features / "
+             "channels | median channels per feature |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        rec, kl, ro = r["reconstruction"], r["kl"], r["rollouts"]
+        loc = r.get("localisation", {})
+        cheese, corner = loc.get("cheese"), loc.get("top_right")
+        lines.append(
+            f"| {r['config']['d_sae']} | {r['config']['kind']} | "
+            f"{_num(rec['fraction_variance_explained'])} | {rec['l0']:.1f} | "
+            f"{rec['dead_fraction']:.2f} | {kl['kl_spliced']:.4f} | {_num(kl['kl_recovered'])} "
+            f"| {_summary_rate(ro['policy'], 'cheese')} / {_summary_rate(ro['spliced'], 'cheese')} "
+            f"| {_over_null(cheese)} | {_over_null(corner)} | "
+            f"{_num(r['mixing']['median_effective_channels']) if 'mixing' in r else 'n/a'} |")
+    rows = [r for r in runs if "success" in r.get("retargeting", {})]
+    if rows:
+        rt0 = rows[0]["retargeting"]
+        lines += ["", f"Retargeting on {rt0['jobs']} targets in {rt0['mazes']} held-out mazes "
+                  f"(reach the target within {rt0['max_steps']} steps): the most "
+                  "cheese-localising feature and channel, each clamped at the target to "
+                  f"{rt0['clamp_ratio']:.2f} x its mean activation at the cheese (the "
+                  "research's 5.5 / 0.6), the moved-cheese vector, and no edit.", "",
+                  "| features | feature (value) | P(reach): feature clamp | channel (value) | "
+                  "channel clamp | moved-cheese vector | no edit |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            rt = r["retargeting"]
+            ok = rt["success"]
+            lines.append(
+                f"| {r['config']['d_sae']} | {rt['feature']} ({rt['feature_value']:.2f}) | "
+                f"{_counted(ok['feature clamp'])} | {rt['channel']} ({rt['channel_value']:.2f}) "
+                f"| {_counted(ok['channel clamp'])} | {_counted(ok['moved-cheese vector'])} | "
+                f"{_counted(ok['no edit'])} |")
+    figures = sae.get("figures") or []
+    lines += ["", *(f"![{Path(f).name}]({f})" for f in figures), ""]
+    return lines
+
+
+def _over_null(entry: dict | None) -> str:
+    if entry is None:
+        return "n/a"
+    return f"{entry['features_over_null']} / {entry['channels_over_null']}"
 
 
 def _transfer(groups: dict) -> str:

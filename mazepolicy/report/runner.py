@@ -36,10 +36,11 @@ SECTIONS = ("misgeneralization", "cheese_vector", "top_right", "channels", "reta
 
 
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
-               command: str | None = None, notes: str | Path | None = None) -> dict:
+               command: str | None = None, notes: str | Path | None = None,
+               sae: str | Path | None = None) -> dict:
     """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
     results (also in ``out/results``). ``command`` is what the report says made it;
-    ``notes`` a hand-written Markdown file appended to it (see :func:`render_report`)."""
+    ``notes`` and ``sae`` as for :func:`render_report`."""
     out = Path(out)
     figures, results_dir = out / "figures", out / "results"
     figures.mkdir(parents=True, exist_ok=True)
@@ -69,22 +70,28 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     }
     for name, section in results.items():
         atomic_write_text(results_dir / f"{name}.json", json_dumps(section, indent=1))
-    render_report(out, notes)
+    render_report(out, notes, sae)
     return results
 
 
-def render_report(out: str | Path, notes: str | Path | None = None) -> Path:
+def render_report(out: str | Path, notes: str | Path | None = None,
+                  sae: str | Path | None = None) -> Path:
     """Write ``out/report.md`` from ``out/results/*.json`` (no experiment reruns), with
     the Markdown file ``notes`` appended: the discussion a person writes from the
-    numbers, e.g. why each differs from the research."""
+    numbers, e.g. why each differs from the research. ``sae``: the JSON of
+    ``mazepolicy sae analyze``, kept as ``results/sae.json`` and rendered as section 7
+    (from then on, also without ``sae``)."""
     out = Path(out)
-    results = {}
-    for name in SECTIONS:
-        path = out / "results" / f"{name}.json"
-        try:
-            results[name] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read {path} ({err}); run the report first") from None
+    if sae is not None:
+        analysis = _read_json(Path(sae), "run `mazepolicy sae analyze` first")
+        if not isinstance(analysis, dict) or not analysis.get("results"):
+            raise ValueError(f"{sae} is not the output of `mazepolicy sae analyze`")
+        analysis["figures"] = [os.path.relpath(f, out) for f in analysis.get("figures", [])]
+        atomic_write_text(out / "results" / "sae.json", json_dumps(analysis, indent=1))
+    results = {name: _read_json(out / "results" / f"{name}.json", "run the report first")
+               for name in SECTIONS}
+    if (out / "results" / "sae.json").exists():
+        results["sae"] = _read_json(out / "results" / "sae.json", "")
     text = report_markdown(results, "figures")
     if notes is not None:
         try:
@@ -93,3 +100,10 @@ def render_report(out: str | Path, notes: str | Path | None = None) -> Path:
             raise ValueError(f"cannot read the notes {notes}: {err}") from None
     atomic_write_text(out / "report.md", text)
     return out / "report.md"
+
+
+def _read_json(path: Path, hint: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read {path} ({err}); {hint}") from None
