@@ -365,11 +365,13 @@ def _play(agent, env, steps: int) -> tuple[int, list[tuple]]:
     return cheese, states
 
 
-def test_control_recipe_differs_from_the_policy_recipe_only_in_its_mazes():
+def test_control_and_corner_recipes_differ_from_the_policy_recipe_only_in_their_mazes():
     policy, control = load_recipe("dagger-impala"), load_recipe("dagger-impala-control")
-    changed = set(control.changed_fields(policy.to_dict()))
-    assert changed == {"env", "eval_env"}
+    assert set(control.changed_fields(policy.to_dict())) == {"env", "eval_env"}
     assert (policy.env, policy.eval_env) == (control.eval_env, control.env)
+    corner = load_recipe("dagger-impala-corner")
+    assert corner.changed_fields(policy.to_dict()) == ["env"]
+    assert corner.env == "maze-topright-corner"
 
 
 def test_expert_agreement_of_the_expert_and_of_constant_policies():
