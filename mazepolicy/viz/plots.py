@@ -188,5 +188,5 @@ def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
                           lambda h: np.interp(h, hours, updates)))
     top.set_xlabel("training hours")
     fig.suptitle(f"{run_dir.name}: {int(metrics[-1]['frames']):,} labelled frames, "
-                 f"{metrics[-1]['distinct_mazes']:,} distinct mazes", y=1.06)
+                 f"{metrics[-1]['distinct_mazes']:,} distinct mazes", y=1.13)
     return _save(fig, path)
