@@ -194,6 +194,17 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
     assert main(["report", "--policy", str(path), "--out", str(out), "--notes", str(notes),
                  "--render-only"]) == 0
     assert (out / "report.md").read_text() == text + "\n" + notes.read_text()
+    before = {p.name: p.read_text() for p in (out / "results").iterdir()}
+    assert main(["report", "--policy", str(path), "--control", str(path), "--size", "smoke",
+                 "--env", EASY, "--out", str(out), "--only", "vector_fields",
+                 "--no-progress"]) == 0
+    after = {p.name: p.read_text() for p in (out / "results").iterdir()}
+    assert {k for k in before if before[k] != after[k]} == {"meta.json"}  # seeded: same
+    rerun = json.loads(after["meta.json"])["reruns"]
+    assert rerun[0]["sections"] == ["vector_fields"]
+    assert f"`{rerun[0]['command']}`" in (out / "report.md").read_text()
+    assert main(["report", "--policy", str(path), "--size", "smoke", "--env", EASY, "--out",
+                 str(out), "--seed", "5", "--only", "channels"]) == 2  # other settings
 
 
 def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):

@@ -21,7 +21,7 @@ from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mazepolicy.report.config import PRESETS
+    from mazepolicy.report.config import EXPERIMENTS, PRESETS
 
     parser.add_argument("--policy", required=True,
                         help="the top-right-5 policy: a shipped name or a .safetensors path")
@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(the discussion of the numbers)")
     parser.add_argument("--sae", help="the JSON of `mazepolicy sae analyze`: rendered as the "
                         "report's section 7 (kept in OUT/results/sae.json)")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=EXPERIMENTS,
+                        help="re-run just these sections of the report in --out (same "
+                        f"settings; the others are kept): {', '.join(EXPERIMENTS)}")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite OUT/report.md from OUT/results/*.json (and --notes) "
                         "without rerunning any experiment")
@@ -64,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
                args.env, "--layer", args.layer, "--seed", str(args.seed), "--out", args.out]
     if args.control:
         command[4:4] = ["--control", args.control]
+    if args.only:
+        command += ["--only", *args.only]
     run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command),
-               notes=args.notes, sae=args.sae)
+               notes=args.notes, sae=args.sae, only=tuple(args.only or ()) or None)
     print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
     return 0

@@ -17,6 +17,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 LAYER = "embedder.block2.res1.resadd_out"
+EXPERIMENTS = ("misgeneralization", "cheese_vector", "top_right", "channels", "retargeting",
+               "vector_fields")  # the report's sections 1-6, in order
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class ReportConfig:
     targets_per_maze: int = 4
     retarget_value: float = 5.5
     retarget_max_steps: int = 100
-    heatmap_seed: int | None = None  # None: the first test maze with a decision square
+    heatmap_seed: int | None = None  # None: the largest of the first 20 test mazes with a
+    # decision square
     # 6. vector fields
     field_seeds: tuple[int, ...] = field(default=(0, 1, 2))
 

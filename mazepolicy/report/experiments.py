@@ -184,8 +184,8 @@ def top_right_section(policy, config: ReportConfig, figures: Path,
 
 # ---------------------------------------------------------------------- 4. cheese channels
 def channels_section(policy, config: ReportConfig, figures: Path) -> dict:
-    """Peak-match scores of every channel, the channels over the threshold, and the
-    causal patching effect of each channel."""
+    """Map-cheese correlation scores of every channel, the channels over the threshold,
+    and the causal patching effect of each channel."""
     states = [s for s in test_states(config, config.channel_mazes) if s.cheese_cell]
     say(f"4/6 cheese channels at {config.layer} on {len(states)} mazes")
     scores = cheese_tracking_channels(policy, states, config.layer,
@@ -274,8 +274,9 @@ def _heatmap_state(config: ReportConfig):
         return level_states([config.heatmap_seed], variant.placement(),
                             variant.distribution_mode)[0]
     states = test_states(config, 20)
-    return next((s for s in states if s.cheese_cell and paths_diverge(s.free, s.cheese_cell)),
-                states[0])
+    candidates = [s for s in states if s.cheese_cell and paths_diverge(s.free, s.cheese_cell)]
+    # the largest (most free cells; the first of equals): the heatmap needs many targets
+    return max(candidates or states, key=lambda s: int(s.free.sum()))
 
 
 # ------------------------------------------------------------------------ 6. vector fields

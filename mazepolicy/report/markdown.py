@@ -64,6 +64,8 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         f"from {meta['config']['seed']} of `{meta['config']['env']}`; layer "
         f"`{meta['config']['layer']}`. Rates carry Wilson 95% intervals; paired changes "
         "carry McNemar exact p-values. Every number is in `results/*.json`.",
+        *(f"\nSections {', '.join(r['sections'])} re-run by `{r['command']}` (git "
+          f"{r['git_sha']}, {r['seconds'] / 60:.0f} min)." for r in meta.get("reruns", [])),
         "",
         "## Research and this policy side by side",
         "",

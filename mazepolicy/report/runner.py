@@ -28,21 +28,32 @@ from mazepolicy.agents.policy import load_network
 from mazepolicy.io import atomic_write_text, json_dumps
 from mazepolicy.models.checkpoint import git_sha
 from mazepolicy.report import experiments
-from mazepolicy.report.config import ReportConfig
+from mazepolicy.report.config import EXPERIMENTS, ReportConfig
 from mazepolicy.report.markdown import report_markdown
 
-SECTIONS = ("misgeneralization", "cheese_vector", "top_right", "channels", "retargeting",
-            "vector_fields", "meta")
+SECTIONS = (*EXPERIMENTS, "meta")
 
 
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
                command: str | None = None, notes: str | Path | None = None,
-               sae: str | Path | None = None) -> dict:
+               sae: str | Path | None = None, only: tuple[str, ...] | None = None) -> dict:
     """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
     results (also in ``out/results``). ``command`` is what the report says made it;
-    ``notes`` and ``sae`` as for :func:`render_report`."""
+    ``notes`` and ``sae`` as for :func:`render_report`. ``only``: re-run just these
+    sections of an existing report made with the same ``config`` (the others are read
+    from ``out/results``; the report lists the re-run and its command)."""
     out = Path(out)
     figures, results_dir = out / "figures", out / "results"
+    unknown = set(only or ()) - set(EXPERIMENTS)
+    if unknown:
+        raise ValueError(f"unknown report sections {sorted(unknown)}; choose from "
+                         f"{list(EXPERIMENTS)}")
+    results = {}
+    if only:
+        results = {name: _read_json(results_dir / f"{name}.json", "run the whole report "
+                                    "first") for name in SECTIONS}
+        if results["meta"]["config"] != json.loads(json_dumps(config.to_dict())):
+            raise ValueError(f"{out} was made with other settings; re-run it whole")
     figures.mkdir(parents=True, exist_ok=True)
     policy = load_network(config.policy)
     policy.check_hook_names([config.layer, *(config.sweep_layers or ())])
@@ -50,28 +61,42 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     if config.control:
         policies["control"] = load_network(config.control)
     start = time.perf_counter()
-    results = {
-        "misgeneralization": experiments.misgeneralization(policies, config, figures, progress),
-        "cheese_vector": experiments.cheese_vector_section(policy, config, figures, progress),
-        "top_right": experiments.top_right_section(policy, config, figures, progress),
-    }
-    results["channels"] = experiments.channels_section(policy, config, figures)
-    scores = results["channels"]["scores"]
-    strongest = max(range(len(scores)), key=scores.__getitem__)
-    results["retargeting"] = experiments.retargeting_section(policy, config, strongest,
-                                                             figures, progress)
-    results["vector_fields"] = experiments.vector_fields_section(policy, config, figures)
-    results["meta"] = {
-        "command": command or f"mazepolicy.report.run_report({config!r})",
-        "version": mazepolicy.__version__, "git_sha": git_sha(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
-        "seconds": time.perf_counter() - start, "config": config.to_dict(),
-        "policy": config.policy, "control": config.control,
-    }
-    for name, section in results.items():
-        atomic_write_text(results_dir / f"{name}.json", json_dumps(section, indent=1))
+    for name in EXPERIMENTS:
+        if not only or name in only:
+            results[name] = _run_section(name, policies, config, figures, progress, results)
+    run = {"command": command or f"mazepolicy.report.run_report({config!r})",
+           "version": mazepolicy.__version__, "git_sha": git_sha(),
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
+           "seconds": time.perf_counter() - start}
+    if only:
+        results["meta"].setdefault("reruns", []).append({**run, "sections": list(only)})
+    else:
+        results["meta"] = {**run, "config": config.to_dict(), "policy": config.policy,
+                           "control": config.control}
+    for name in (*(only or EXPERIMENTS), "meta"):
+        atomic_write_text(results_dir / f"{name}.json", json_dumps(results[name], indent=1))
     render_report(out, notes, sae)
     return results
+
+
+def _run_section(name: str, policies: dict, config: ReportConfig, figures: Path,
+                 progress: bool, results: dict) -> dict:
+    """One experiment of the report; retargeting clamps the channel that tracks the
+    cheese best in ``results["channels"]``."""
+    policy = policies["policy"]
+    if name == "misgeneralization":
+        return experiments.misgeneralization(policies, config, figures, progress)
+    if name == "cheese_vector":
+        return experiments.cheese_vector_section(policy, config, figures, progress)
+    if name == "top_right":
+        return experiments.top_right_section(policy, config, figures, progress)
+    if name == "channels":
+        return experiments.channels_section(policy, config, figures)
+    if name == "retargeting":
+        scores = results["channels"]["scores"]
+        strongest = max(range(len(scores)), key=scores.__getitem__)
+        return experiments.retargeting_section(policy, config, strongest, figures, progress)
+    return experiments.vector_fields_section(policy, config, figures)
 
 
 def render_report(out: str | Path, notes: str | Path | None = None,
