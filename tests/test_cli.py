@@ -290,6 +290,16 @@ def test_train_resume_without_a_checkpoint_fails(tmp_path, capsys):
     assert not (tmp_path / "missing").exists()
 
 
+def test_train_set_flags_accumulate():
+    """``--set a=1 --set b=2`` keeps both overrides (a repeated flag once dropped the first)."""
+    from mazepolicy.cli import command_parser
+
+    args = command_parser("train").parse_args(["--agent", "dagger-tiny", "--out", "x",
+                                      "--set", "total_frames=1024", "lr=1e-3",
+                                      "--set", "eval_every=40"])
+    assert args.set == ["total_frames=1024", "lr=1e-3", "eval_every=40"]
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_option_has_help_with_its_default(command, capsys):
     from mazepolicy.cli import command_parser

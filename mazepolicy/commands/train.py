@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="start from these weights (a .safetensors checkpoint), "
                         "e.g. an imitation policy to fine-tune with PPO")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the recipe's)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                         help="override any recipe field, e.g. --set lr=3e-4 bf16=true")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
