@@ -203,8 +203,17 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
     rerun = json.loads(after["meta.json"])["reruns"]
     assert rerun[0]["sections"] == ["vector_fields"]
     assert f"`{rerun[0]['command']}`" in (out / "report.md").read_text()
-    assert main(["report", "--policy", str(path), "--size", "smoke", "--env", EASY, "--out",
-                 str(out), "--seed", "5", "--only", "channels"]) == 2  # other settings
+    assert main(["report", "--policy", str(path), "--control", str(path), "--size", "smoke",
+                 "--env", EASY, "--out", str(out), "--seed", "5", "--only", "channels"]) == 2
+    no_control = ["report", "--policy", str(path), "--size", "smoke", "--env", EASY, "--out",
+                  str(out), "--no-progress", "--only"]
+    assert main([*no_control, "channels"]) == 2  # the control changes section 1 only
+    assert main([*no_control, "misgeneralization"]) == 0
+    results = json.loads((out / "results" / "misgeneralization.json").read_text())
+    assert set(results["summaries"]) == {"policy"} and "paired" not in results
+    meta = json.loads((out / "results" / "meta.json").read_text())
+    assert meta["control"] is None and meta["config"]["control"] is None
+    assert meta["reruns"][-1]["sections"] == ["misgeneralization"]
 
 
 def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):

@@ -10,6 +10,8 @@ Example:
         --control maze-anywhere_impala-s1 --size full --out docs --notes docs/report-notes.md
     mazepolicy report --policy maze-topright-5_impala-s1 --out docs \\
         --notes docs/report-notes.md --render-only   # after editing the notes
+    mazepolicy report --policy maze-topright-5_impala-s1 --out docs \
+        --control maze-anywhere_impala-s1 --only misgeneralization   # add a control
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "report's section 7 (kept in OUT/results/sae.json)")
     parser.add_argument("--only", nargs="+", metavar="SECTION", choices=EXPERIMENTS,
                         help="re-run just these sections of the report in --out (same "
-                        f"settings; the others are kept): {', '.join(EXPERIMENTS)}")
+                        "settings, except that re-running misgeneralization may add or "
+                        f"change --control; the others are kept): {', '.join(EXPERIMENTS)}")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite OUT/report.md from OUT/results/*.json (and --notes) "
                         "without rerunning any experiment")

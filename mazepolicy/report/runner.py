@@ -52,8 +52,7 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     if only:
         results = {name: _read_json(results_dir / f"{name}.json", "run the whole report "
                                     "first") for name in SECTIONS}
-        if results["meta"]["config"] != json.loads(json_dumps(config.to_dict())):
-            raise ValueError(f"{out} was made with other settings; re-run it whole")
+        _check_rerun_settings(results["meta"], config, only, out)
     figures.mkdir(parents=True, exist_ok=True)
     policy = load_network(config.policy)
     policy.check_hook_names([config.layer, *(config.sweep_layers or ())])
@@ -70,6 +69,7 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
            "seconds": time.perf_counter() - start}
     if only:
         results["meta"].setdefault("reruns", []).append({**run, "sections": list(only)})
+        results["meta"]["config"]["control"] = results["meta"]["control"] = config.control
     else:
         results["meta"] = {**run, "config": config.to_dict(), "policy": config.policy,
                            "control": config.control}
@@ -77,6 +77,19 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
         atomic_write_text(results_dir / f"{name}.json", json_dumps(results[name], indent=1))
     render_report(out, notes, sae)
     return results
+
+
+def _check_rerun_settings(meta: dict, config: ReportConfig, only: tuple[str, ...],
+                          out: Path) -> None:
+    """A re-run keeps the report's settings, except that re-running section 1 (the only
+    one that reads the control) may add, change or drop the control policy."""
+    stored, wanted = meta["config"], json.loads(json_dumps(config.to_dict()))
+    if {**stored, "control": None} != {**wanted, "control": None}:
+        raise ValueError(f"{out} was made with other settings; re-run it whole")
+    if stored["control"] != wanted["control"] and "misgeneralization" not in only:
+        raise ValueError(f"{out} was made with control {stored['control']!r}: only the "
+                         "misgeneralization section reads the control, so re-run it to "
+                         "change the control")
 
 
 def _run_section(name: str, policies: dict, config: ReportConfig, figures: Path,
