@@ -11,7 +11,8 @@ Example:
     mazepolicy report --policy maze-topright-5_impala-s1 --out docs \\
         --notes docs/report-notes.md --render-only   # after editing the notes
     mazepolicy report --policy maze-topright-5_impala-s1 --out docs \
-        --control maze-anywhere_impala-s1 --only misgeneralization   # add a control
+        --notes docs/report-notes.md --control maze-anywhere_impala-s1 \
+        --only misgeneralization   # add a control to an existing report
 """
 
 from __future__ import annotations
