@@ -257,6 +257,13 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
     fve = result["reconstruction"]["fraction_variance_explained"]
     assert f"| 64 | topk | {fve:.3f} | {result['reconstruction']['l0']:.1f} |" in section
     assert f"| 32 | {small['retargeting']['feature']} (" in section
+    assert result["rollouts"]["policy"] == small["rollouts"]["policy"]  # one baseline
+    from mazepolicy.interp.sae.analysis import analyze_sae, baseline_rollouts
+
+    other = baseline_rollouts(policy, EASY, episodes=2, seed=0, max_steps=20, progress=False)
+    with pytest.raises(ValueError, match="baseline rollouts were made with"):
+        analyze_sae(policy, tmp_path / "sae1", tmp_path / "heldout", EASY, episodes=2,
+                    max_steps=20, baseline=other, progress=False)  # held-out seed 1000
     assert main(["sae", "train", "--acts", str(tmp_path / "nowhere"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "collect activations first" in capsys.readouterr().err

@@ -123,15 +123,18 @@ def _train(args) -> int:
 
 def _analyze(args) -> int:
     from mazepolicy.agents.policy import load_network
-    from mazepolicy.interp.sae.analysis import analyze_sae
+    from mazepolicy.interp.sae.activations import read_manifest
+    from mazepolicy.interp.sae.analysis import analyze_sae, baseline_rollouts
     from mazepolicy.io import atomic_write_text, json_dumps
 
     policy = load_network(args.policy)
-    results = [analyze_sae(policy, folder, args.heldout, args.env, episodes=args.episodes,
-                           max_steps=args.max_steps, retarget_mazes=args.retarget_mazes,
+    settings = dict(episodes=args.episodes, seed=read_manifest(args.heldout)["seed"],
+                    max_steps=args.max_steps, progress=not args.no_progress)
+    baseline = baseline_rollouts(policy, args.env, **settings)  # shared by every SAE
+    results = [analyze_sae(policy, folder, args.heldout, args.env, baseline=baseline,
+                           retarget_mazes=args.retarget_mazes,
                            targets_per_maze=args.targets_per_maze,
-                           retarget_max_steps=args.retarget_max_steps,
-                           progress=not args.no_progress)
+                           retarget_max_steps=args.retarget_max_steps, **settings)
                for folder in args.sae]
     for r in results:
         line = (f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "

@@ -31,7 +31,7 @@ import torch
 from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.variants import load_variant
-from mazepolicy.eval.evaluate import evaluate
+from mazepolicy.eval.evaluate import Evaluation, evaluate
 from mazepolicy.eval.stats import paired_comparison
 from mazepolicy.interp.probes import with_mouse
 from mazepolicy.interp.retarget import random_targets
@@ -62,7 +62,8 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                 episodes: int = 100, max_steps: int = 500, seed: int | None = None,
                 kl_mazes: int = 20, localisation_mazes: int = 30, retarget_mazes: int = 20,
                 targets_per_maze: int = 4, retarget_max_steps: int = 100,
-                clamp_ratio: float = RESEARCH_CLAMP_RATIO, progress: bool = True) -> dict:
+                clamp_ratio: float = RESEARCH_CLAMP_RATIO, baseline: Evaluation | None = None,
+                progress: bool = True) -> dict:
     """Measure the SAE in ``sae_folder`` against the held-out activations ``heldout``
     (collected on other level seeds than its training data), with rollouts on
     ``episodes`` mazes of ``variant`` from the held-out seed.
@@ -70,7 +71,10 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
     Position-layout SAEs also get superposition measures and a retargeting comparison
     on ``retarget_mazes`` mazes: the most cheese-localising feature and channel, each
     clamped at the target to ``clamp_ratio`` x its mean activation at the cheese's
-    position (the research's ratio by default), the moved-cheese vector, and no edit."""
+    position (the research's ratio by default), the moved-cheese vector, and no edit.
+
+    ``baseline``: the policy's own :func:`baseline_rollouts` with the same settings, to
+    share between SAEs of one policy (computed here if not given)."""
     trained = load_sae(sae_folder)
     sae, config = trained.model, trained.model.config
     manifest = read_manifest(heldout)
@@ -92,7 +96,13 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                    if (int(xs[i]), int(ys[i])) != state.cheese_cell]
     result["kl"] = spliced_kl(policy, sae, config.layer, config.layout, probes)
     settings = dict(episodes=episodes, seed=seed, max_steps=max_steps, progress=progress)
-    base = evaluate(PolicyAgent(policy, seed=seed, name="policy"), variant, **settings)
+    base = baseline or baseline_rollouts(policy, variant, **settings)
+    wanted = {"env": variant, "seed": seed, "episodes": episodes, "max_steps": max_steps,
+              "agent_seed": seed}
+    given = {key: base.settings.get(key) for key in wanted}
+    if given != wanted:
+        raise ValueError(f"the baseline rollouts were made with {given}; this analysis "
+                         f"needs {wanted}")
     spliced = evaluate(SplicedAgent(policy, sae, config.layer, config.layout, seed=seed),
                        variant, **settings)
     eligible = [i for i, e in enumerate(base.episodes) if e.eligible]
@@ -118,6 +128,22 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                 policy, sae, local["cheese"], states[:retarget_mazes], rng, targets_per_maze,
                 retarget_max_steps, clamp_ratio, v.distribution_mode, seed, progress)
     return result
+
+
+def baseline_rollouts(policy, variant: str, episodes: int, seed: int, max_steps: int = 500,
+                      progress: bool = True) -> Evaluation:
+    """The unspliced policy on ``episodes`` seeded mazes of ``variant``: what
+    :func:`analyze_sae` compares each spliced SAE with.
+
+    Example:
+        >>> from mazepolicy.models.impala import ImpalaPolicy
+        >>> result = baseline_rollouts(ImpalaPolicy(), "maze-anywhere-easy", episodes=2,
+        ...                            seed=0, max_steps=10, progress=False)
+        >>> len(result.episodes)
+        2
+    """
+    return evaluate(PolicyAgent(policy, seed=seed, name="policy"), variant, episodes=episodes,
+                    seed=seed, max_steps=max_steps, progress=progress)
 
 
 def _retargeting(policy, sae, cheese: dict, states, rng, targets_per_maze: int,
