@@ -30,7 +30,7 @@ from mazepolicy.interp.sae import (
     train_sae,
 )
 from mazepolicy.interp.sae.metrics import SplicedAgent, dictionary_mixing
-from mazepolicy.interp.sae.steer import FeatureClamp
+from mazepolicy.interp.sae.steer import FeatureClamp, clamp_sweep
 from mazepolicy.interp.vectors import activations
 from mazepolicy.models.checkpoint import save_policy
 from mazepolicy.models.impala import ImpalaPolicy
@@ -148,6 +148,24 @@ def test_compared_edits_share_the_jobs_and_the_unedited_play(policy):
     assert success["no edit"] == [r["baseline_success"] for r in rows]
 
 
+def test_clamp_sweep_points_are_the_single_clamps_at_those_values(policy):
+    states = [s for s in level_states(range(6), Anywhere(), "easy") if s.cheese_cell]
+    jobs = [(s, next(c for c in [(0, 1), (1, 0), (1, 1)]
+                     if s.free[c[1], c[0]] and c != s.cheese_cell)) for s in states[:3]]
+    settings = dict(distribution_mode="easy", num_envs=2)
+    sae = exact_sae(32)
+    sweep = clamp_sweep(policy, sae, LAYER, jobs, 4, 0.5, 3, 0.6, [1, 20], 8, **settings)
+    assert sweep["ratios"] == [1.0, 20.0] and sweep["jobs"] == 3
+    for i, ratio in enumerate(sweep["ratios"]):
+        for kind, edit in (("feature clamp", FeatureClamp(sae, 4, ratio * 0.5)),
+                           ("channel clamp", ChannelClamp(3, ratio * 0.6))):
+            rows = retargeting_rollouts(policy, jobs, LAYER, edit, 8, **settings)
+            assert sweep[kind][i]["successes"] == sum(r["success"] for r in rows)
+            assert sweep["no edit"]["successes"] == sum(r["baseline_success"] for r in rows)
+    with pytest.raises(ValueError, match="distinct finite"):
+        clamp_sweep(policy, sae, LAYER, jobs, 4, 0.5, 3, 0.6, [2, 2], 8, **settings)
+
+
 def test_collected_samples_are_the_layers_activations(policy, tmp_path):
     manifest = collect_activations(policy, [LAYER], tmp_path, EASY, mazes=3,
                                    positions_per_maze=2, shard_size=4)
@@ -236,7 +254,8 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
     assert main(["sae", "analyze", "--policy", str(path), "--sae", str(tmp_path / "sae"),
                  str(tmp_path / "sae1"), "--heldout", str(tmp_path / "heldout"), "--env",
                  EASY, "--episodes", "2", "--max-steps", "20", "--retarget-mazes", "2",
-                 "--targets-per-maze", "1", "--retarget-max-steps", "5", "--json", str(out),
+                 "--targets-per-maze", "1", "--retarget-max-steps", "5", "--clamp-ratios",
+                 "1", "5.5", "--json", str(out),
                  "--figures", str(figures), *common]) == 0
     analysis = json.loads(out.read_text())
     assert analysis["command"].startswith(f"mazepolicy sae analyze --policy {path}")
@@ -249,14 +268,21 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
                                   "moved-cheese vector"}
     assert all(r["trials"] == rt["jobs"] for r in rt["success"].values())
     assert rt["feature_value"] == pytest.approx(rt["clamp_ratio"] * rt["feature_at_cheese"])
+    sweep = rt["clamp_sweep"]
+    assert sweep["ratios"] == [1.0, 5.5] and sweep["jobs"] == rt["jobs"]
+    assert sweep["no edit"] == rt["success"]["no edit"]  # same jobs, same streams
+    assert sweep["feature_normal"] == rt["feature_at_cheese"]
+    assert "--clamp-ratios 1 5.5 --json" in analysis["command"]
     assert sorted(p.name for p in figures.iterdir()) == [
-        "dictionary-sweep.png", "sae-cheese-features.png", "sae-retargeting-by-distance.png",
-        "sae1-cheese-features.png", "sae1-retargeting-by-distance.png"]
+        "dictionary-sweep.png", "sae-cheese-features.png", "sae-clamp-sweep.png",
+        "sae-retargeting-by-distance.png", "sae1-cheese-features.png",
+        "sae1-clamp-sweep.png", "sae1-retargeting-by-distance.png"]
     assert sorted(analysis["figures"]) == sorted(str(p) for p in figures.iterdir())
     section = "\n".join(sae_markdown(analysis))  # the report's section 7
     fve = result["reconstruction"]["fraction_variance_explained"]
     assert f"| 64 | topk | {fve:.3f} | {result['reconstruction']['l0']:.1f} |" in section
     assert f"| 32 | {small['retargeting']['feature']} (" in section
+    assert "| features | x1 | x5.5 | no edit |" in section
     assert result["rollouts"]["policy"] == small["rollouts"]["policy"]  # one baseline
     from mazepolicy.interp.sae.analysis import analyze_sae, baseline_rollouts
 

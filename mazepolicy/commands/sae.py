@@ -14,7 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int, positive_int
+from mazepolicy.commands.common import (
+    DEFAULT_LAYER,
+    finite_float,
+    nonnegative_int,
+    positive_int,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="random target cells per retargeting maze")
     analyze.add_argument("--retarget-max-steps", type=positive_int, default=100,
                          help="steps to reach a retargeting target")
+    analyze.add_argument("--clamp-ratios", type=finite_float, nargs="+", metavar="RATIO",
+                         help="also sweep both clamps over these multiples of their mean "
+                              "activation at the cheese (e.g. 1 2 5.5 10 20; default: none)")
     analyze.add_argument("--json", required=True, help="write the results here: the "
                          "command, one entry per SAE and the figures' paths")
     analyze.add_argument("--figures", help="folder for figures: feature maps, retargeting "
@@ -134,7 +142,8 @@ def _analyze(args) -> int:
     results = [analyze_sae(policy, folder, args.heldout, args.env, baseline=baseline,
                            retarget_mazes=args.retarget_mazes,
                            targets_per_maze=args.targets_per_maze,
-                           retarget_max_steps=args.retarget_max_steps, **settings)
+                           retarget_max_steps=args.retarget_max_steps,
+                           clamp_ratios=args.clamp_ratios or (), **settings)
                for folder in args.sae]
     for r in results:
         line = (f"{r['sae']}: FVE {r['reconstruction']['fraction_variance_explained']:.3f}, "
@@ -163,13 +172,16 @@ def _analyze_command(args) -> str:
              "--heldout", args.heldout, "--env", args.env, "--episodes", str(args.episodes),
              "--max-steps", str(args.max_steps), "--retarget-mazes", str(args.retarget_mazes),
              "--targets-per-maze", str(args.targets_per_maze), "--retarget-max-steps",
-             str(args.retarget_max_steps), "--json", args.json]
+             str(args.retarget_max_steps)]
+    if args.clamp_ratios:
+        words += ["--clamp-ratios", *(f"{r:g}" for r in args.clamp_ratios)]
+    words += ["--json", args.json]
     return shlex.join(words + (["--figures", args.figures] if args.figures else []))
 
 
 def _figures(policy, results: list[dict], folder: str, env: str) -> list:
-    """Per SAE: its most cheese-localising features' maps on the first held-out maze and
-    retargeting by distance; across SAEs: the dictionary-size sweep."""
+    """Per SAE: its most cheese-localising features' maps on the first held-out maze,
+    retargeting by distance and the clamp sweep; across SAEs: the dictionary-size sweep."""
     from pathlib import Path
 
     from mazepolicy.envs.frames import render_states
@@ -178,7 +190,11 @@ def _figures(policy, results: list[dict], folder: str, env: str) -> list:
     from mazepolicy.interp.sae.metrics import feature_maps
     from mazepolicy.interp.sae.train import load_sae
     from mazepolicy.interp.vectors import activations
-    from mazepolicy.viz.charts import plot_dictionary_sweep, plot_rate_series
+    from mazepolicy.viz.charts import (
+        plot_clamp_sweep,
+        plot_dictionary_sweep,
+        plot_rate_series,
+    )
     from mazepolicy.viz.plots import plot_activation_maps
 
     out_dir = Path(folder)
@@ -204,6 +220,9 @@ def _figures(policy, results: list[dict], folder: str, env: str) -> list:
                 "target's steps from the path to the top-right corner",
                 f"P(reach target in {rt['max_steps']} steps)",
                 f"{name}: feature {rt['feature']} vs channel {rt['channel']} clamps"))
+        if "clamp_sweep" in rt:
+            paths.append(plot_clamp_sweep(rt["clamp_sweep"],
+                                          out_dir / f"{name}-clamp-sweep.png", name))
     if len(results) > 1:
         paths.append(plot_dictionary_sweep(results, out_dir / "dictionary-sweep.png"))
     return paths

@@ -217,6 +217,19 @@ def sae_markdown(sae: dict) -> list[str]:
                 f"{_counted(ok['feature clamp'])} | {rt['channel']} ({rt['channel_value']:.2f}) "
                 f"| {_counted(ok['channel clamp'])} | {_counted(ok['moved-cheese vector'])} | "
                 f"{_counted(ok['no edit'])} |")
+    sweeps = [r for r in rows if "clamp_sweep" in r["retargeting"]]
+    if sweeps:
+        ratios = sweeps[0]["retargeting"]["clamp_sweep"]["ratios"]
+        lines += ["", "The same targets over clamp values (multiples of the mean activation "
+                  "at the cheese): P(reach) with the feature clamp / the channel clamp.", "",
+                  "| features | " + " | ".join(f"x{r:g}" for r in ratios) + " | no edit |",
+                  "|---|" + "---|" * (len(ratios) + 1)]
+        for r in sweeps:
+            sw = r["retargeting"]["clamp_sweep"]
+            cells = [f"{_num(f['rate'])} / {_num(c['rate'])}"
+                     for f, c in zip(sw["feature clamp"], sw["channel clamp"], strict=True)]
+            lines.append(f"| {r['config']['d_sae']} | " + " | ".join(cells)
+                         + f" | {_counted(sw['no edit'])} |")
     figures = sae.get("figures") or []
     lines += ["", *(f"![{Path(f).name}]({f})" for f in figures), ""]
     return lines

@@ -131,3 +131,29 @@ def plot_dictionary_sweep(results: Sequence[dict], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def plot_clamp_sweep(sweep: dict, path: str | Path, name: str) -> Path:
+    """P(reach the target) against the clamp value (a multiple of the normal activation
+    at the cheese) for the feature and the channel clamp, with Wilson 95% intervals, and
+    no edit as a band. ``sweep`` is a :func:`~mazepolicy.interp.sae.steer.clamp_sweep`
+    output."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ratios = np.asarray(sweep["ratios"], dtype=float)
+    for kind, label in (("feature clamp", f"feature {sweep['feature']}"),
+                        ("channel clamp", f"channel {sweep['channel']}")):
+        rate = np.array([r["rate"] for r in sweep[kind]], dtype=float)
+        lo = np.array([r["ci"][0] for r in sweep[kind]], dtype=float)
+        hi = np.array([r["ci"][1] for r in sweep[kind]], dtype=float)
+        ax.errorbar(ratios, rate, yerr=np.vstack([rate - lo, hi - rate]), marker="o",
+                    capsize=3, label=label)
+    base = sweep["no edit"]
+    ax.axhspan(*base["ci"], color="0.8", alpha=0.6, label=f"no edit ({base['rate']:.2f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("clamp value / mean activation at the cheese")
+    ax.set_ylabel(f"P(reach target in {sweep['max_steps']} steps)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{name}: clamp sweep over {sweep['jobs']} targets", fontsize=10)
+    return _save(fig, path)

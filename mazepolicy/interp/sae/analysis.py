@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ from mazepolicy.interp.sae.metrics import (
     reconstruction_metrics,
     spliced_kl,
 )
-from mazepolicy.interp.sae.steer import retargeting_comparison
+from mazepolicy.interp.sae.steer import clamp_sweep, retargeting_comparison
 from mazepolicy.interp.sae.train import load_sae
 
 # The research clamped channel 55 to +5.5 where its cheese values are about 0.6.
@@ -62,7 +63,8 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                 episodes: int = 100, max_steps: int = 500, seed: int | None = None,
                 kl_mazes: int = 20, localisation_mazes: int = 30, retarget_mazes: int = 20,
                 targets_per_maze: int = 4, retarget_max_steps: int = 100,
-                clamp_ratio: float = RESEARCH_CLAMP_RATIO, baseline: Evaluation | None = None,
+                clamp_ratio: float = RESEARCH_CLAMP_RATIO,
+                clamp_ratios: Sequence[float] = (), baseline: Evaluation | None = None,
                 progress: bool = True) -> dict:
     """Measure the SAE in ``sae_folder`` against the held-out activations ``heldout``
     (collected on other level seeds than its training data), with rollouts on
@@ -71,7 +73,8 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
     Position-layout SAEs also get superposition measures and a retargeting comparison
     on ``retarget_mazes`` mazes: the most cheese-localising feature and channel, each
     clamped at the target to ``clamp_ratio`` x its mean activation at the cheese's
-    position (the research's ratio by default), the moved-cheese vector, and no edit.
+    position (the research's ratio by default), the moved-cheese vector, and no edit;
+    with ``clamp_ratios``, also a :func:`clamp_sweep` of both clamps over those ratios.
 
     ``baseline``: the policy's own :func:`baseline_rollouts` with the same settings, to
     share between SAEs of one policy (computed here if not given)."""
@@ -126,7 +129,8 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
         if retarget_mazes:
             result["retargeting"] = _retargeting(
                 policy, sae, local["cheese"], states[:retarget_mazes], rng, targets_per_maze,
-                retarget_max_steps, clamp_ratio, v.distribution_mode, seed, progress)
+                retarget_max_steps, clamp_ratio, clamp_ratios, v.distribution_mode, seed,
+                progress)
     return result
 
 
@@ -147,9 +151,10 @@ def baseline_rollouts(policy, variant: str, episodes: int, seed: int, max_steps:
 
 
 def _retargeting(policy, sae, cheese: dict, states, rng, targets_per_maze: int,
-                 max_steps: int, ratio: float, distribution_mode: str, seed: int,
-                 progress: bool) -> dict:
-    """:func:`retargeting_comparison` of the most cheese-localising feature and channel."""
+                 max_steps: int, ratio: float, ratios: Sequence[float],
+                 distribution_mode: str, seed: int, progress: bool) -> dict:
+    """:func:`retargeting_comparison` of the most cheese-localising feature and channel,
+    and their :func:`clamp_sweep` over ``ratios`` (if any) on the same jobs."""
     feature = int(np.nanargmax(np.asarray(cheese["features"], dtype=float)))
     channel = int(np.nanargmax(np.asarray(cheese["channels"], dtype=float)))
     jobs = [(s, t) for s in states if s.cheese_cell
@@ -158,12 +163,17 @@ def _retargeting(policy, sae, cheese: dict, states, rng, targets_per_maze: int,
         return {"error": "no held-out maze with a cheese and a free target cell"}
     feature_normal = cheese["features_at_target"][feature]
     channel_normal = cheese["channels_at_target"][channel]
+    settings = dict(distribution_mode=distribution_mode, seed=seed, progress=progress)
     out = retargeting_comparison(
         policy, sae, sae.config.layer, jobs, feature, ratio * feature_normal, channel,
-        ratio * channel_normal, max_steps, distribution_mode=distribution_mode, seed=seed,
-        progress=progress)
-    return {**out, "clamp_ratio": ratio, "feature_at_cheese": feature_normal,
-            "channel_at_cheese": channel_normal}
+        ratio * channel_normal, max_steps, **settings)
+    out = {**out, "clamp_ratio": ratio, "feature_at_cheese": feature_normal,
+           "channel_at_cheese": channel_normal}
+    if ratios:
+        out["clamp_sweep"] = clamp_sweep(policy, sae, sae.config.layer, jobs, feature,
+                                         feature_normal, channel, channel_normal, ratios,
+                                         max_steps, **settings)
+    return out
 
 
 def _best(values: dict) -> dict:

@@ -1,6 +1,7 @@
 """Steering with SAE features: clamp one feature of a position-layout SAE at the
 target's map position, keeping the SAE's error term, and compare it with clamping a
-channel and with the moved-cheese vector on the same retargeting jobs.
+channel and with the moved-cheese vector on the same retargeting jobs, at one clamp
+value or over a sweep of them.
 
 At the edited position the C-vector ``a`` becomes ``a + (value - f_i(a)) * d_i``, with
 ``f_i`` the feature's activation and ``d_i`` its unit decoder row: only the feature's
@@ -89,9 +90,39 @@ def retargeting_comparison(policy, sae: SparseAutoencoder, layer: str, jobs: Seq
         "max_steps": max_steps,
         "feature": feature, "feature_value": feature_value,
         "channel": channel, "channel_value": channel_value,
-        "success": {name: Rate.of(int(np.sum(s)), len(s)).to_dict()
-                    for name, s in success.items()},
+        "success": {name: _rate(s) for name, s in success.items()},
         "paired_vs_no_edit": {name: paired_comparison(baseline, s).to_dict()
                               for name, s in success.items() if name != "no edit"},
         "by_distance": {name: rates_in_bins(distance, s, bins) for name, s in success.items()},
     }
+
+
+def clamp_sweep(policy, sae: SparseAutoencoder, layer: str, jobs: Sequence[Job],
+                feature: int, feature_normal: float, channel: int, channel_normal: float,
+                ratios: Sequence[float], max_steps: int, **settings) -> dict:
+    """P(reach the target) over ``jobs`` with the feature and the channel each clamped
+    to ``ratio`` x its normal activation (``feature_normal``, ``channel_normal``: e.g.
+    the mean at the cheese's position), for every ratio, and with no edit: the same jobs
+    and sampling streams as :func:`retargeting_comparison`, so the research's single
+    clamp value (5.5 / 0.6) becomes one point of a curve."""
+    ratios = [float(r) for r in ratios]
+    if not ratios or len(set(ratios)) != len(ratios) or not np.all(np.isfinite(ratios)):
+        raise ValueError(f"clamp ratios must be distinct finite numbers, got {ratios}")
+    edits = {}
+    for r in ratios:
+        edits[f"feature x{r:g}"] = FeatureClamp(sae, feature, r * feature_normal)
+        edits[f"channel x{r:g}"] = ChannelClamp(channel, r * channel_normal)
+    success = compare_edits(policy, jobs, layer, edits, max_steps, **settings)
+
+    def rates(kind: str) -> list[dict]:
+        return [_rate(success[f"{kind} x{r:g}"]) for r in ratios]
+
+    return {"ratios": ratios, "jobs": len(jobs), "max_steps": max_steps,
+            "feature": feature, "feature_normal": feature_normal,
+            "channel": channel, "channel_normal": channel_normal,
+            "no edit": _rate(success["no edit"]),
+            "feature clamp": rates("feature"), "channel clamp": rates("channel")}
+
+
+def _rate(success: Sequence[bool]) -> dict:
+    return Rate.of(int(np.sum(success)), len(success)).to_dict()
