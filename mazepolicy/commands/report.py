@@ -10,8 +10,8 @@ Example:
         --control maze-anywhere_impala-s1 --size full --out docs --notes docs/report-notes.md
     mazepolicy report --policy maze-topright-5_impala-s1 --out docs \\
         --notes docs/report-notes.md --render-only   # after editing the notes
-    mazepolicy report --policy maze-topright-5_impala-s1 --out docs \
-        --notes docs/report-notes.md --control maze-anywhere_impala-s1 \
+    mazepolicy report --policy maze-topright-5_impala-s1 --out docs \\
+        --notes docs/report-notes.md --control maze-anywhere_impala-s1 \\
         --only misgeneralization   # add a control to an existing report
 """
 

@@ -99,13 +99,16 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
                    if (int(xs[i]), int(ys[i])) != state.cheese_cell]
     result["kl"] = spliced_kl(policy, sae, config.layer, config.layout, probes)
     settings = dict(episodes=episodes, seed=seed, max_steps=max_steps, progress=progress)
-    base = baseline or baseline_rollouts(policy, variant, **settings)
-    wanted = {"env": variant, "seed": seed, "episodes": episodes, "max_steps": max_steps,
-              "agent_seed": seed}
-    given = {key: base.settings.get(key) for key in wanted}
-    if given != wanted:
-        raise ValueError(f"the baseline rollouts were made with {given}; this analysis "
-                         f"needs {wanted}")
+    if baseline is None:
+        base = baseline_rollouts(policy, variant, **settings)
+    else:
+        wanted = {"env": variant, "seed": seed, "episodes": episodes, "max_steps": max_steps,
+                  "agent_seed": seed}
+        given = {key: baseline.settings.get(key) for key in wanted}
+        if given != wanted:
+            raise ValueError(f"the baseline rollouts were made with {given}; this analysis "
+                             f"needs {wanted}")
+        base = baseline
     spliced = evaluate(SplicedAgent(policy, sae, config.layer, config.layout, seed=seed),
                        variant, **settings)
     eligible = [i for i, e in enumerate(base.episodes) if e.eligible]
