@@ -31,6 +31,7 @@ COMMANDS = {
     "rollout": "Roll a policy out on a maze and save a GIF/MP4.",
     "report": "Regenerate the report: misgeneralization, vectors, channels, retargeting.",
     "sae": "Sparse autoencoders on a layer: collect activations, train, analyze.",
+    "agreement": "Agreement with the expert's move at every free cell of seeded mazes.",
     "export": "Make a run's policy a shipped checkpoint, evaluated against a random agent.",
 }
 

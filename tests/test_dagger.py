@@ -25,7 +25,11 @@ from mazepolicy.io import json_dumps
 from mazepolicy.models.checkpoint import load_policy, save_policy
 from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.dagger import DaggerConfig, DaggerTrainer
-from mazepolicy.train.dagger.agreement import ExpertAgreement
+from mazepolicy.train.dagger.agreement import (
+    ExpertAgreement,
+    agreement_at_every_cell,
+    bin_agreement,
+)
 from mazepolicy.train.dagger.buffer import LabelledFrames
 from mazepolicy.train.dagger.collector import Collector
 from mazepolicy.train.ppo.config import PPOConfig
@@ -188,6 +192,47 @@ def test_fresh_agreement_counts_the_learners_labelled_moves():
     expert_only.env.close()
 
 
+@pytest.mark.parametrize("expert", ["cheese-walker", "top-right-walker"])
+def test_agreement_at_every_cell_against_the_geometry(expert):
+    """A policy that always moves RIGHT agrees exactly on the cells whose shortest step
+    to the goal is RIGHT; every free cell but the goal and the cheese gets one row with
+    its distances;
+    the env's frames are restored."""
+    env = load_variant("maze-topright-5-easy").make_vec(2, num_threads=1)
+    frames_before = env.reset(seed=0)[0]
+    rows = agreement_at_every_cell(ConstantPolicy(RIGHT), env, expert)
+    assert np.array_equal(env.observe(), frames_before)
+    walker = make_scripted_agent(expert)
+    for i, seed in enumerate(env.running_level_seeds):
+        free, goal = env.free_grid(i), tuple(int(v) for v in walker.goals(env)[i])
+        cheese = tuple(int(v) for v in env.cheese_cells[i])
+        mine = [r for r in rows if r["level_seed"] == seed]
+        assert sorted(r["cell"] for r in mine) == sorted(
+            c for c in geometry.free_cells(free) if c not in (goal, cheese))
+        for r in mine:
+            assert r["d_goal"] == geometry.distance(free, r["cell"], goal)
+            assert r["d_start"] == geometry.distance(free, r["cell"], (0, 0))
+            assert r["agree"] == (geometry.next_step_action(free, r["cell"], goal) == RIGHT)
+            assert r["p_expert"] == pytest.approx(1.0 if r["agree"] else 0.0, abs=1e-6)
+    env.close()
+    bins = bin_agreement(rows, "d_goal", [0, 5, 1000])
+    assert sum(b["n"] for b in bins) == len(rows)
+    assert sum(b["agreement"] * b["n"] for b in bins) == pytest.approx(
+        sum(r["agree"] for r in rows))
+
+
+def test_agreement_command_writes_its_tables(tmp_path, capsys):
+    path = tmp_path / "policy.safetensors"
+    save_policy(ImpalaPolicy(), path)
+    out = tmp_path / "agreement.json"
+    assert main(["agreement", "--policy", str(path), "--env", "maze-topright-5-easy",
+                 "--mazes", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["cells"] == len(result["rows"]) > 0
+    assert sum(b["n"] for b in result["by_start_distance"]) == result["cells"]
+    assert "cells of 2 mazes" in capsys.readouterr().out
+
+
 def test_teleports_move_the_mouse_to_a_free_non_cheese_cell():
     env = RecordingEnv(load_variant("maze-topright-5-easy").make_vec(4, num_threads=1))
     collector = Collector(env, "cheese-walker", beta=1.0, gamma=GAMMA, episode_cap=3.0,
@@ -257,6 +302,45 @@ def test_maze_frames_ends_every_episode_after_that_many_labelled_frames():
     assert len(collector.mazes_seen) >= len(episodes)
 
 
+def test_label_prob_spreads_a_mazes_labelled_frames_along_its_episode():
+    """label_prob 0.25 with maze_frames 5 (expert driving, no teleports): the labelled
+    frames are an ordered subset of the labellable ones, about a quarter of them, with
+    the geometry's labels; an episode ends at the cheese or in the step after its 5th
+    labelled frame, so cut episodes last about 5 / 0.25 steps rather than 5."""
+    env = RecordingEnv(load_variant("maze-topright-5").make_vec(4, num_threads=1))
+    collector = Collector(env, "cheese-walker", beta=1.0, gamma=GAMMA, episode_cap=3.0,
+                          teleport_prob=0.0, seed=0, maze_frames=5, label_prob=0.25)
+    count = 400
+    buffer = LabelledFrames(count)
+    collector.collect(ConstantPolicy(NOOP), 1.0, count, buffer)
+    env.close()
+    k, labelled_in_episode, cut_lengths = 0, [0] * 4, []
+    labellable = 0
+    for record, (terminated, truncated, info) in zip(env.before, env.after, strict=True):
+        for i in range(4):
+            if record["episode_step"][i] == 0:
+                labelled_in_episode[i] = 0
+            mouse = tuple(int(v) for v in record["mouse"][i])
+            cheese = tuple(int(v) for v in record["cheese"][i])
+            labellable += k < count
+            if k < count and torch.equal(buffer.frames[k],
+                                         torch.from_numpy(record["frames"][i])):
+                assert int(buffer.actions[k]) == geometry.next_step_action(
+                    record["free"][i], mouse, cheese)
+                k += 1
+                labelled_in_episode[i] += 1
+            if truncated[i]:
+                assert labelled_in_episode[i] == 5, (i, labelled_in_episode[i])
+                cut_lengths.append(int(info["episode_length"][i]))
+            if terminated[i]:
+                assert labelled_in_episode[i] <= 5
+    assert k == count  # every labelled frame was found, in order
+    assert 0.18 < count / labellable < 0.32
+    assert len(cut_lengths) >= 10 and np.mean(cut_lengths) > 12
+    with pytest.raises(ValueError, match="label_prob"):
+        Collector(env, "cheese-walker", 1.0, GAMMA, 3.0, 0.0, seed=0, label_prob=0.0)
+
+
 def test_expert_episodes_reach_the_cheese():
     """beta 1, no teleports: every episode is the expert's shortest path, d0 steps."""
     env = RecordingEnv(load_variant("maze-topright-5").make_vec(4, num_threads=1))
@@ -302,6 +386,7 @@ def test_lr_schedules(schedule):
     ({"beta_start": 1.5}, "beta_start must be in"),
     ({"beta_end": -0.1}, "beta_end must be in"),
     ({"teleport_prob": 2.0}, "teleport_prob must be in"),
+    ({"label_prob": 0.0}, "label_prob must be in"),
     ({"lr_schedule": "step"}, "lr_schedule must be one of"),
     ({"gamma": 0.0}, "gamma must be in"),
     ({"batch_size": 0}, "batch_size must be >= 1"),
@@ -395,12 +480,14 @@ def test_expert_agreement_of_the_expert_and_of_constant_policies():
 
 
 # ------------------------------------------------------------------ resume equality
-@pytest.mark.parametrize("capacity, maze_frames", [(64, 0), (160, 0), (64, 7)])
-def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames):
+@pytest.mark.parametrize("capacity, maze_frames, label_prob",
+                         [(64, 0, 1.0), (160, 0, 1.0), (64, 7, 0.5)])
+def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames, label_prob):
     """4 rounds straight == 2 rounds, a fresh trainer resumed, 2 more: the same weights,
     Adam state, collector/engine/buffer state and per-round losses, bit for bit (the
-    buffer is one round, not saved, or more; mazes with or without a frame limit)."""
-    config = TINY.replace(capacity=capacity, maze_frames=maze_frames)
+    buffer is one round, not saved, or more; mazes with or without a frame limit, all
+    frames labelled or half of them)."""
+    config = TINY.replace(capacity=capacity, maze_frames=maze_frames, label_prob=label_prob)
     with DaggerTrainer(config, tmp_path / "straight", progress=False) as straight:
         straight.train()
     with DaggerTrainer(config.replace(total_frames=2 * 64), tmp_path / "split",

@@ -30,6 +30,15 @@ from mazepolicy.viz.plots import _save  # noqa: E402
 from mazepolicy.viz.render import draw_maze  # noqa: E402
 
 
+def _rate_errorbar(ax, x: np.ndarray, rows: Sequence[dict], label: str) -> None:
+    """Rates (``rate``, Wilson ``ci`` per row) at ``x`` as points with interval bars."""
+    rate = np.array([r["rate"] for r in rows], dtype=float)
+    lo = np.array([r["ci"][0] for r in rows], dtype=float)
+    hi = np.array([r["ci"][1] for r in rows], dtype=float)
+    ax.errorbar(x, rate, yerr=np.vstack([rate - lo, hi - rate]), marker="o", capsize=3,
+                label=label)
+
+
 def plot_rate_series(series: Mapping[str, Sequence[dict]], path: str | Path, xlabel: str,
                      ylabel: str, title: str) -> Path:
     """One line per series of bins (``low``, ``high``, ``rate``, ``ci``, ``n``): the
@@ -39,11 +48,7 @@ def plot_rate_series(series: Mapping[str, Sequence[dict]], path: str | Path, xla
         if not rows:
             continue
         mid = np.array([(r["low"] + r["high"]) / 2 for r in rows], dtype=float)
-        rate = np.array([r["rate"] for r in rows], dtype=float)
-        lo = np.array([r["ci"][0] for r in rows], dtype=float)
-        hi = np.array([r["ci"][1] for r in rows], dtype=float)
-        ax.errorbar(mid, rate, yerr=np.vstack([rate - lo, hi - rate]), marker="o", capsize=3,
-                    label=f"{label} ({sum(r['n'] for r in rows)})")
+        _rate_errorbar(ax, mid, rows, f"{label} ({sum(r['n'] for r in rows)})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
@@ -142,11 +147,7 @@ def plot_clamp_sweep(sweep: dict, path: str | Path, name: str) -> Path:
     ratios = np.asarray(sweep["ratios"], dtype=float)
     for kind, label in (("feature clamp", f"feature {sweep['feature']}"),
                         ("channel clamp", f"channel {sweep['channel']}")):
-        rate = np.array([r["rate"] for r in sweep[kind]], dtype=float)
-        lo = np.array([r["ci"][0] for r in sweep[kind]], dtype=float)
-        hi = np.array([r["ci"][1] for r in sweep[kind]], dtype=float)
-        ax.errorbar(ratios, rate, yerr=np.vstack([rate - lo, hi - rate]), marker="o",
-                    capsize=3, label=label)
+        _rate_errorbar(ax, ratios, sweep[kind], label)
     base = sweep["no edit"]
     ax.axhspan(*base["ci"], color="0.8", alpha=0.6, label=f"no edit ({base['rate']:.2f})")
     ax.set_xscale("log")

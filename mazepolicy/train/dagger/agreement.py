@@ -20,6 +20,8 @@ import torch
 from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.agents.scripted import make_scripted_agent
 from mazepolicy.envs.actions import FIVE_ACTION_GROUPS, NUM_ACTIONS
+from mazepolicy.envs.geometry import bfs_distances, greedy_action
+from mazepolicy.eval.stats import wilson_interval
 
 # (15, 5): action -> its move group (left, down, up, right, noop)
 GROUPS = torch.zeros(NUM_ACTIONS, len(FIVE_ACTION_GROUPS))
@@ -74,3 +76,77 @@ class ExpertAgreement(PolicyAgent):
         return {"expert_agreement": self.agreed / n if n else float("nan"),
                 "p_expert_move": self.p_expert / n if n else float("nan"),
                 "agreement_frames": n}
+
+
+@torch.inference_mode()
+def agreement_at_every_cell(policy, env, expert: str = "cheese-walker") -> list[dict]:
+    """The policy's agreement with the expert with the mouse on every free cell of each
+    env's current maze (except the expert's goal and the cheese): where in a maze it has
+    learnt the expert's moves, whatever cells its own episodes happen to visit. One row per cell:
+    ``level_seed``, ``cell`` (x, y; (0, 0) the bottom-left start cell, y up),
+    ``d_goal`` (the expert's steps left to its goal), ``d_start`` (steps from the start
+    cell), ``agree`` (the most likely move is the expert's) and ``p_expert`` (the
+    probability of the expert's move). The envs' states are restored afterwards.
+
+    Example:
+        >>> from mazepolicy.envs import MazeVecEnv, TopRightRegion
+        >>> from mazepolicy.models.impala import ImpalaPolicy
+        >>> env = MazeVecEnv(num_envs=1, cheese=TopRightRegion(5),
+        ...                  distribution_mode="easy", seed=0)
+        >>> _ = env.reset()
+        >>> rows = agreement_at_every_cell(ImpalaPolicy(), env)
+        >>> len(rows) == int(env.free_grid(0).sum()) - 1, min(r["d_goal"] for r in rows)
+        (True, 1)
+    """
+    walker = make_scripted_agent(expert)
+    goals = walker.goals(env)  # (N, 2)
+    device = next(policy.parameters()).device
+    rows = []
+    for i in range(env.num_envs):
+        free, goal = env.free_grid(i), (int(goals[i, 0]), int(goals[i, 1]))
+        if goal[0] < 0:
+            continue  # no goal (a maze without cheese): nothing to agree with
+        to_goal, from_start = bfs_distances(free, goal), bfs_distances(free, (0, 0))
+        placeable = to_goal > 0  # (n, n) [y, x]: reachable, not the goal
+        cheese = env.cheese_cells[i]
+        if cheese[0] >= 0:
+            placeable[cheese[1], cheese[0]] = False  # the mouse cannot stand on the cheese
+        cells = [(int(x), int(y)) for y, x in zip(*np.nonzero(placeable), strict=True)]
+        if not cells:
+            continue
+        state = env.get_state(i)
+        frames = np.stack([env.set_mouse(i, cell) for cell in cells])  # (M, 64, 64, 3)
+        env.set_state(i, state)
+        probs = torch.softmax(policy(torch.from_numpy(frames).to(device))[0].float(), 1)
+        moves = torch.tensor([greedy_action(to_goal, cell) for cell in cells])
+        agree, p_expert = move_agreement(probs.cpu(), moves)
+        level_seed = int(env.running_level_seeds[i])
+        rows += [{"level_seed": level_seed, "cell": cell,
+                  "d_goal": int(to_goal[cell[1], cell[0]]),
+                  "d_start": int(from_start[cell[1], cell[0]]), "agree": bool(agree[k]),
+                  "p_expert": float(p_expert[k])} for k, cell in enumerate(cells)]
+    return rows
+
+
+def bin_agreement(rows: list[dict], key: str, edges: list[int]) -> list[dict]:
+    """:func:`agreement_at_every_cell` rows grouped by ``key`` into ``[low, high)`` bins
+    of ``edges``: ``low``, ``high``, ``n``, ``agreement`` (rate with its Wilson 95%
+    ``ci``) and mean ``p_expert``; empty bins are left out.
+
+    Example:
+        >>> rows = [{"d_goal": 1, "agree": True, "p_expert": 0.9},
+        ...         {"d_goal": 7, "agree": False, "p_expert": 0.2}]
+        >>> [(b["low"], b["n"], b["agreement"])
+        ...  for b in bin_agreement(rows, "d_goal", [0, 5, 10])]
+        [(0, 1, 1.0), (5, 1, 0.0)]
+    """
+    out = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = [r for r in rows if low <= r[key] < high]
+        if inside:
+            agreed = sum(r["agree"] for r in inside)
+            out.append({"low": low, "high": high, "n": len(inside),
+                        "agreement": agreed / len(inside),
+                        "ci": list(wilson_interval(agreed, len(inside))),
+                        "p_expert": sum(r["p_expert"] for r in inside) / len(inside)})
+    return out

@@ -36,6 +36,7 @@ CHEESE_REWARD = 10.0
 CAP_SLACK = 10  # steps added to a learner episode's budget of cap * path length
 STATE_KEYS = ("frames", "expert_driven", "budget", "episode_step", "mazes_seen", "rng.sample")
 MAZE_FRAMES_KEY = "maze_frames"  # absent from checkpoints of runs without the limit
+LABEL_NEXT_KEY = "label_next"  # absent from checkpoints of runs that label every frame
 
 
 def value_targets(steps_left: np.ndarray, gamma: float) -> np.ndarray:
@@ -66,14 +67,21 @@ class Collector:
         maze_frames: any episode (expert's or learner's) is ended once it has given
             this many labelled frames, so the next frames come from a new maze; 0 = no
             limit.
+        label_prob: each visited frame the expert can label is kept with this
+            probability, so that a maze's ``maze_frames`` labelled frames spread over
+            about ``maze_frames / label_prob`` steps of its episode (states deep in
+            the learner's episodes, not only its first steps).
     """
 
     def __init__(self, env: MazeVecEnv, expert: str, beta: float, gamma: float,
-                 episode_cap: float, teleport_prob: float, seed: int, maze_frames: int = 0):
+                 episode_cap: float, teleport_prob: float, seed: int, maze_frames: int = 0,
+                 label_prob: float = 1.0):
+        if not 0 < label_prob <= 1:
+            raise ValueError(f"label_prob must be in (0, 1], got {label_prob}")
         self.env = env
         self.expert = make_scripted_agent(expert)
         self.gamma, self.episode_cap, self.teleport_prob = gamma, episode_cap, teleport_prob
-        self.maze_frames = maze_frames
+        self.maze_frames, self.label_prob = maze_frames, label_prob
         self.rng = np.random.default_rng(seed)
         self.sample_gen = torch.Generator().manual_seed(seed)
         self.frames, info = env.reset(seed=seed)
@@ -85,6 +93,13 @@ class Collector:
         self.mazes_seen: set[int] = set()
         for i in range(n):
             self._start_episode(i, int(info["level_seed"][i]), beta)
+        self.label_next = self._draw_labels()  # (N,) is the frame shown now to be labelled
+
+    def _draw_labels(self) -> np.ndarray:
+        """(N,) bool: which of the frames now shown will be labelled (if the expert can)."""
+        if self.label_prob == 1:  # no draw: runs without the option keep their streams
+            return np.ones(self.env.num_envs, dtype=bool)
+        return self.rng.random(self.env.num_envs) < self.label_prob
 
     def _start_episode(self, i: int, level_seed: int, beta: float) -> None:
         self.expert_driven[i] = self.rng.random() < beta
@@ -106,7 +121,8 @@ class Collector:
         device = next(policy.parameters()).device
         while stats["frames"] < count:
             expert_actions, steps_left = self.expert.act_with_steps_left(env)  # (N,), (N,)
-            labelled = np.flatnonzero(steps_left > 0)[: count - stats["frames"]]
+            labelled = np.flatnonzero((steps_left > 0) & self.label_next)[
+                : count - stats["frames"]]
             buffer.add(self.frames[labelled], expert_actions[labelled],
                        value_targets(steps_left[labelled], self.gamma))
             stats["frames"] += len(labelled)
@@ -128,6 +144,7 @@ class Collector:
             stats["steps"] += env.num_envs
             self.frames, _, terminated, truncated, info = env.step(actions)
             self.episode_step = info["episode_step"]
+            self.label_next = self._draw_labels()
             done = terminated | truncated
             for i in np.flatnonzero(done):
                 stats["episodes"] += 1
@@ -139,7 +156,7 @@ class Collector:
                 self.episode_step >= self.budget)
             if self.maze_frames:
                 # the frame labelled next is the maze's last: the episode ends in that step
-                over |= ~done & (self.labelled + 1 >= self.maze_frames) & (
+                over |= ~done & (self.labelled + self.label_next >= self.maze_frames) & (
                     self.budget != np.iinfo(np.int64).max)
             for i in np.flatnonzero(over):
                 env.end_episode(i)
@@ -182,6 +199,8 @@ class Collector:
         })
         if self.maze_frames:
             tensors[MAZE_FRAMES_KEY] = torch.from_numpy(self.labelled.copy())
+        if self.label_prob < 1:
+            tensors[LABEL_NEXT_KEY] = torch.from_numpy(self.label_next.copy())
         return tensors, {"rng": json.dumps(self.rng.bit_generator.state)}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -199,5 +218,10 @@ class Collector:
                 raise ValueError(f"the checkpoint has no {MAZE_FRAMES_KEY!r} counts; it "
                                  "comes from a run without maze_frames")
             self.labelled = tensors[MAZE_FRAMES_KEY].numpy().copy()
+        if self.label_prob < 1:
+            if LABEL_NEXT_KEY not in tensors:
+                raise ValueError(f"the checkpoint has no {LABEL_NEXT_KEY!r} draws; it "
+                                 "comes from a run that labelled every frame")
+            self.label_next = tensors[LABEL_NEXT_KEY].numpy().copy()
         self.sample_gen.set_state(tensors["rng.sample"])
         self.rng.bit_generator.state = json.loads(meta["rng"])

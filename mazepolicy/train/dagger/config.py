@@ -37,7 +37,9 @@ class DaggerConfig(RecipeConfig):
     Maze diversity per frame is what generalises, so learner episodes are cut after
     ``episode_cap`` times the expert's path length (+10 steps), every episode ends after
     ``maze_frames`` labelled frames (0: no limit), and with probability
-    ``teleport_prob`` per step the mouse jumps to a random free cell of its maze.
+    ``teleport_prob`` per step the mouse jumps to a random free cell of its maze. With
+    ``label_prob`` < 1 only that share of the visited frames is labelled, so a maze's
+    labelled frames spread along its episode instead of crowding its first steps.
     """
 
     algorithm = "dagger"
@@ -58,6 +60,7 @@ class DaggerConfig(RecipeConfig):
     episode_cap: float = 3.0  # learner episodes end after cap * expert path + 10 steps
     teleport_prob: float = 0.02  # per env and step: the mouse jumps to a random free cell
     maze_frames: int = 0  # labelled frames per maze before its episode is ended; 0 = any
+    label_prob: float = 1.0  # P(a visited frame is labelled): spreads labels along episodes
     # learning
     capacity: int = 8192  # labelled frames kept (the newest), 12 KiB each
     updates_per_round: int = 128
@@ -97,6 +100,8 @@ class DaggerConfig(RecipeConfig):
         for name in ("beta_start", "beta_end", "teleport_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.label_prob <= 1:
+            raise ValueError(f"label_prob must be in (0, 1], got {self.label_prob}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         if not self.lr > 0 or self.episode_cap <= 0 or self.max_grad_norm <= 0:

@@ -113,7 +113,7 @@ class DaggerTrainer:
                              f"{cfg.num_envs}")
         self.collector = Collector(env, cfg.expert, cfg.beta(0), cfg.gamma, cfg.episode_cap,
                                    cfg.teleport_prob, derived_seed(cfg.seed, ENV_STREAM),
-                                   maze_frames=cfg.maze_frames)
+                                   maze_frames=cfg.maze_frames, label_prob=cfg.label_prob)
         self.buffer = LabelledFrames(cfg.capacity)
         self.shuffle_gen = torch.Generator().manual_seed(derived_seed(cfg.seed, SHUFFLE_STREAM))
         self.round = self.frames = self.updates = 0
