@@ -226,9 +226,11 @@ def test_agreement_command_writes_its_tables(tmp_path, capsys):
     save_policy(ImpalaPolicy(), path)
     out = tmp_path / "agreement.json"
     assert main(["agreement", "--policy", str(path), "--env", "maze-topright-5-easy",
-                 "--mazes", "2", "--json", str(out)]) == 0
+                 "--mazes", "2", "--json", str(out), "--csv", str(tmp_path / "c.csv")]) == 0
     result = json.loads(out.read_text())
-    assert result["cells"] == len(result["rows"]) > 0
+    cells = (tmp_path / "c.csv").read_text().splitlines()
+    assert cells[0] == "level_seed,cell,d_goal,d_start,agree,p_expert"
+    assert result["cells"] == len(cells) - 1 > 0
     assert sum(b["n"] for b in result["by_start_distance"]) == result["cells"]
     assert "cells of 2 mazes" in capsys.readouterr().out
 

@@ -6,12 +6,14 @@ expert's goal and from the start cell (Wilson 95% intervals).
 
 Example:
     mazepolicy agreement --policy maze-topright-5_impala-s1 --env maze-topright-5 \\
-        --mazes 60 --seed 3000000 --json out/agreement.json
+        --mazes 60 --seed 3000000 --json out/agreement.json --csv out/cells.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 
 from mazepolicy.commands.common import nonnegative_int, positive_int
 
@@ -29,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=3_000_000,
                         help="first level seed (the trainers evaluate from 1,000,000)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--json", help="write the binned tables and every cell's row here")
+    parser.add_argument("--json", help="write the binned tables here")
+    parser.add_argument("--csv", help="write one row per cell here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"settings": vars(args) | {"level_seeds": [seeds[0], seeds[-1]]},
            "cells": len(rows), "agreement": agreed / len(rows) if rows else float("nan"),
            "by_goal_distance": bin_agreement(rows, "d_goal", DISTANCE_EDGES),
-           "by_start_distance": bin_agreement(rows, "d_start", DISTANCE_EDGES), "rows": rows}
+           "by_start_distance": bin_agreement(rows, "d_start", DISTANCE_EDGES)}
     print(f"{len(rows)} cells of {args.mazes} mazes: agreement {out['agreement']:.3f}")
     for title, key in (("steps to the goal", "by_goal_distance"),
                        ("steps from the start", "by_start_distance")):
@@ -67,4 +70,10 @@ def run(args: argparse.Namespace) -> int:
                   f"[{b['ci'][0]:.3f}, {b['ci'][1]:.3f}] | {b['p_expert']:.3f}")
     if args.json:
         atomic_write_text(args.json, json_dumps(out, indent=1))
+    if args.csv:
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=list(rows[0]) if rows else ["level_seed"])
+        writer.writeheader()
+        writer.writerows({**r, "cell": f"{r['cell'][0]} {r['cell'][1]}"} for r in rows)
+        atomic_write_text(args.csv, table.getvalue())
     return 0
