@@ -111,7 +111,8 @@ class Collector:
     def collect(self, policy, beta: float, count: int, buffer) -> dict:
         """Add ``count`` labelled frames to ``buffer``; episodes that start now are driven
         by the expert with probability ``beta``. Returns counts of what happened and
-        ``fresh_agreement``: on the learner's labelled frames, the share where its most
+        ``fresh_agreement``: on every frame the learner drove and the expert could label
+        (kept in the buffer or not, with ``label_prob`` < 1), the share where its most
         likely move was the expert's, measured before any update has seen those frames
         (DAgger's generalisation measure, for free; NaN when the learner drove none)."""
         env, stats = self.env, dict.fromkeys(
