@@ -19,6 +19,7 @@ from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.agents.scripted import CheeseWalker, make_scripted_agent
 from mazepolicy.cli import main
 from mazepolicy.envs import MazeVecEnv, TopRightRegion, geometry
+from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.io import json_dumps
@@ -196,17 +197,14 @@ def test_fresh_agreement_counts_the_learners_labelled_moves():
 def test_agreement_at_every_cell_against_the_geometry(expert):
     """A policy that always moves RIGHT agrees exactly on the cells whose shortest step
     to the goal is RIGHT; every free cell but the goal and the cheese gets one row with
-    its distances;
-    the env's frames are restored."""
-    env = load_variant("maze-topright-5-easy").make_vec(2, num_threads=1)
-    frames_before = env.reset(seed=0)[0]
-    rows = agreement_at_every_cell(ConstantPolicy(RIGHT), env, expert)
-    assert np.array_equal(env.observe(), frames_before)
-    walker = make_scripted_agent(expert)
-    for i, seed in enumerate(env.running_level_seeds):
-        free, goal = env.free_grid(i), tuple(int(v) for v in walker.goals(env)[i])
-        cheese = tuple(int(v) for v in env.cheese_cells[i])
-        mine = [r for r in rows if r["level_seed"] == seed]
+    its distances."""
+    variant = load_variant("maze-topright-5-easy")
+    states = level_states([0, 1], variant.placement(), variant.distribution_mode)
+    rows = agreement_at_every_cell(ConstantPolicy(RIGHT), states, expert)
+    for state in states:
+        free, cheese = state.free, state.cheese_cell
+        goal = cheese if expert == "cheese-walker" else geometry.top_right_corner(free)
+        mine = [r for r in rows if r["level_seed"] == state.level_seed]
         assert sorted(r["cell"] for r in mine) == sorted(
             c for c in geometry.free_cells(free) if c not in (goal, cheese))
         for r in mine:
@@ -214,11 +212,12 @@ def test_agreement_at_every_cell_against_the_geometry(expert):
             assert r["d_start"] == geometry.distance(free, r["cell"], (0, 0))
             assert r["agree"] == (geometry.next_step_action(free, r["cell"], goal) == RIGHT)
             assert r["p_expert"] == pytest.approx(1.0 if r["agree"] else 0.0, abs=1e-6)
-    env.close()
     bins = bin_agreement(rows, "d_goal", [0, 5, 1000])
     assert sum(b["n"] for b in bins) == len(rows)
     assert sum(b["agreement"] * b["n"] for b in bins) == pytest.approx(
         sum(r["agree"] for r in rows))
+    with pytest.raises(ValueError, match="expert must be one of"):
+        agreement_at_every_cell(ConstantPolicy(RIGHT), states, "random")
 
 
 def test_agreement_command_writes_its_tables(tmp_path, capsys):

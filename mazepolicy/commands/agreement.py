@@ -39,23 +39,18 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from mazepolicy.agents.policy import load_network
+    from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.io import atomic_write_text, json_dumps
     from mazepolicy.train.dagger.agreement import agreement_at_every_cell, bin_agreement
 
     policy = load_network(args.policy, device=args.device)
+    variant = load_variant(args.env)
     seeds = list(range(args.seed, args.seed + args.mazes))
-    env = load_variant(args.env).make_vec(1, level_seeds=seeds, num_threads=1)
-    env.reset(seed=0)
+    states = level_states(seeds, variant.placement(), variant.distribution_mode)
     rows = []
-    try:
-        for k in tqdm(range(args.mazes), desc="cells of each maze", unit="maze"):
-            if k:
-                env.end_episode(0)  # the engine starts the next seeded maze in this step
-                env.step([4])
-            rows += agreement_at_every_cell(policy, env, args.expert)
-    finally:
-        env.close()
+    for state in tqdm(states, desc="cells of each maze", unit="maze"):
+        rows += agreement_at_every_cell(policy, [state], args.expert)
     agreed = sum(r["agree"] for r in rows)
     out = {"settings": vars(args) | {"level_seeds": [seeds[0], seeds[-1]]},
            "cells": len(rows), "agreement": agreed / len(rows) if rows else float("nan"),

@@ -14,13 +14,17 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.agents.scripted import make_scripted_agent
 from mazepolicy.envs.actions import FIVE_ACTION_GROUPS, NUM_ACTIONS
-from mazepolicy.envs.geometry import bfs_distances, greedy_action
+from mazepolicy.envs.frames import render_states
+from mazepolicy.envs.geometry import bfs_distances, free_cells, greedy_action, top_right_corner
+from mazepolicy.envs.state import MazeState
 from mazepolicy.eval.stats import wilson_interval
 
 # (15, 5): action -> its move group (left, down, up, right, noop)
@@ -78,50 +82,53 @@ class ExpertAgreement(PolicyAgent):
                 "agreement_frames": n}
 
 
+EXPERT_GOALS = {"cheese-walker": lambda state: state.cheese_cell,
+                "top-right-walker": lambda state: top_right_corner(state.free)}
+
+
 @torch.inference_mode()
-def agreement_at_every_cell(policy, env, expert: str = "cheese-walker") -> list[dict]:
+def agreement_at_every_cell(policy, states: Sequence[MazeState],
+                            expert: str = "cheese-walker") -> list[dict]:
     """The policy's agreement with the expert with the mouse on every free cell of each
-    env's current maze (except the expert's goal and the cheese): where in a maze it has
-    learnt the expert's moves, whatever cells its own episodes happen to visit. One row per cell:
-    ``level_seed``, ``cell`` (x, y; (0, 0) the bottom-left start cell, y up),
+    maze state (except the expert's goal and the cheese): where in a maze it has learnt
+    the expert's moves, whatever cells its own episodes happen to visit. One row per
+    cell: ``level_seed``, ``cell`` (x, y; (0, 0) the bottom-left start cell, y up),
     ``d_goal`` (the expert's steps left to its goal), ``d_start`` (steps from the start
     cell), ``agree`` (the most likely move is the expert's) and ``p_expert`` (the
-    probability of the expert's move). The envs' states are restored afterwards.
+    probability of the expert's move). Mazes without the expert's goal are skipped.
 
     Example:
-        >>> from mazepolicy.envs import MazeVecEnv, TopRightRegion
+        >>> from mazepolicy.envs import TopRightRegion
+        >>> from mazepolicy.envs.levels import level_states
         >>> from mazepolicy.models.impala import ImpalaPolicy
-        >>> env = MazeVecEnv(num_envs=1, cheese=TopRightRegion(5),
-        ...                  distribution_mode="easy", seed=0)
-        >>> _ = env.reset()
-        >>> rows = agreement_at_every_cell(ImpalaPolicy(), env)
-        >>> len(rows) == int(env.free_grid(0).sum()) - 1, min(r["d_goal"] for r in rows)
+        >>> state = level_states([0], TopRightRegion(5), "easy")[0]
+        >>> rows = agreement_at_every_cell(ImpalaPolicy(), [state])
+        >>> len(rows) == int(state.free.sum()) - 1, min(r["d_goal"] for r in rows)
         (True, 1)
     """
-    walker = make_scripted_agent(expert)
-    goals = walker.goals(env)  # (N, 2)
+    if expert not in EXPERT_GOALS:
+        raise ValueError(f"expert must be one of {list(EXPERT_GOALS)}, got {expert!r}")
     device = next(policy.parameters()).device
     rows = []
-    for i in range(env.num_envs):
-        free, goal = env.free_grid(i), (int(goals[i, 0]), int(goals[i, 1]))
-        if goal[0] < 0:
-            continue  # no goal (a maze without cheese): nothing to agree with
+    for state in states:
+        goal = EXPERT_GOALS[expert](state)
+        if goal is None:
+            continue  # no cheese: nothing to agree with
+        free = state.free
         to_goal, from_start = bfs_distances(free, goal), bfs_distances(free, (0, 0))
-        placeable = to_goal > 0  # (n, n) [y, x]: reachable, not the goal
-        cheese = env.cheese_cells[i]
-        if cheese[0] >= 0:
-            placeable[cheese[1], cheese[0]] = False  # the mouse cannot stand on the cheese
-        cells = [(int(x), int(y)) for y, x in zip(*np.nonzero(placeable), strict=True)]
+        cells = [c for c in free_cells(free) if to_goal[c[1], c[0]] > 0
+                 and c != state.cheese_cell]  # the mouse cannot stand on the cheese
         if not cells:
             continue
-        state = env.get_state(i)
-        frames = np.stack([env.set_mouse(i, cell) for cell in cells])  # (M, 64, 64, 3)
-        env.set_state(i, state)
+        placed = []
+        for cell in cells:
+            placed.append(state.copy())
+            placed[-1].set_mouse(cell)
+        frames = render_states(placed)  # (M, 64, 64, 3)
         probs = torch.softmax(policy(torch.from_numpy(frames).to(device))[0].float(), 1)
         moves = torch.tensor([greedy_action(to_goal, cell) for cell in cells])
         agree, p_expert = move_agreement(probs.cpu(), moves)
-        level_seed = int(env.running_level_seeds[i])
-        rows += [{"level_seed": level_seed, "cell": cell,
+        rows += [{"level_seed": state.level_seed, "cell": cell,
                   "d_goal": int(to_goal[cell[1], cell[0]]),
                   "d_start": int(from_start[cell[1], cell[0]]), "agree": bool(agree[k]),
                   "p_expert": float(p_expert[k])} for k, cell in enumerate(cells)]
