@@ -4,6 +4,7 @@ and the whole report on a tiny policy."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -167,7 +168,7 @@ def test_composition_with_zero_coefficients_equals_unsteered(policy):
         composed["misgeneralization_change"])
 
 
-def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy):
+def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy, capsys):
     from mazepolicy.cli import main
 
     path = tmp_path / "tiny.safetensors"
@@ -214,6 +215,12 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
     meta = json.loads((out / "results" / "meta.json").read_text())
     assert meta["control"] is None and meta["config"]["control"] is None
     assert meta["reruns"][-1]["sections"] == ["misgeneralization"]
+    assert meta["policy_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert meta["control_sha256"] is None
+    torch.manual_seed(2)
+    save_policy(ImpalaPolicy(), path, {"env": "maze-topright-5-easy"})  # new weights
+    assert main([*no_control, "channels"]) == 2
+    assert "other weights of" in capsys.readouterr().err
 
 
 def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):

@@ -5,6 +5,7 @@ resume, and clear errors for bad files and settings."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -293,3 +294,33 @@ def test_sae_commands_end_to_end(policy, tmp_path, capsys):
     assert main(["sae", "train", "--acts", str(tmp_path / "nowhere"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "collect activations first" in capsys.readouterr().err
+
+
+def test_saes_are_tied_to_the_weights_they_were_trained_on(policy, tmp_path, capsys):
+    from mazepolicy.cli import main
+
+    path, other = tmp_path / "p.safetensors", tmp_path / "other.safetensors"
+    save_policy(policy, path, {"env": "maze-topright-5-easy"})
+    torch.manual_seed(1)
+    save_policy(ImpalaPolicy(), other, {"env": "maze-topright-5-easy"})
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    for name, seed in (("acts", "0"), ("heldout", "1000")):
+        assert main(["sae", "collect", "--policy", str(path), "--layer", LAYER, "--env", EASY,
+                     "--mazes", "2", "--seed", seed, "--positions-per-maze", "2", "--out",
+                     str(tmp_path / name), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "acts" / "manifest.json").read_text())["policy_sha256"] == sha
+    assert main(["sae", "train", "--acts", str(tmp_path / "acts"), "--layer", LAYER,
+                 "--expansion", "1", "--k", "2", "--steps", "2", "--batch-size", "8",
+                 "--out", str(tmp_path / "sae"), "--no-progress"]) == 0
+    assert load_sae(tmp_path / "sae").card["source"]["policy_sha256"] == sha
+    analyze = ["sae", "analyze", "--sae", str(tmp_path / "sae"), "--heldout",
+               str(tmp_path / "heldout"), "--env", EASY, "--episodes", "1", "--max-steps", "5",
+               "--retarget-mazes", "0", "--json", str(tmp_path / "a.json"), "--no-progress"]
+    assert main([*analyze, "--policy", str(other)]) == 2
+    assert f"comes from policy {str(path)!r}" in capsys.readouterr().err
+    assert not (tmp_path / "a.json").exists()
+    assert main([*analyze, "--policy", str(path)]) == 0
+    analysis = json.loads((tmp_path / "a.json").read_text())
+    assert analysis["policy_sha256"] == sha
+    assert "other weights" not in "\n".join(sae_markdown(analysis, sha))
+    assert "other weights (SHA-256 " + sha[:12] in "\n".join(sae_markdown(analysis, "0" * 64))

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from mazepolicy.agents.protocols import Agent
 from mazepolicy.agents.sampling import episode_uniforms, sample_actions
 from mazepolicy.agents.scripted import SCRIPTED_AGENTS, make_scripted_agent
-from mazepolicy.models.checkpoint import load_policy
+from mazepolicy.models.checkpoint import load_policy, read_file_bytes
 from mazepolicy.models.protocols import HookedPolicy
 from mazepolicy.resources import checkpoint_path, shipped_checkpoints
 
@@ -73,16 +74,39 @@ def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int =
     """
     if spec in SCRIPTED_AGENTS:
         return make_scripted_agent(spec, seed=seed)
-    path = Path(spec)
-    if path.suffix != ".safetensors":
-        if spec not in shipped_checkpoints():
-            raise ValueError(
-                f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)}, "
-                f"a shipped checkpoint {shipped_checkpoints()} nor a .safetensors file"
-            )
-        path = checkpoint_path(spec)
+    path = checkpoint_file(spec)
     policy, _ = load_policy(path, device=device)
     return PolicyAgent(policy, greedy=greedy, seed=seed, name=path.stem)
+
+
+def checkpoint_file(spec: str) -> Path:
+    """The weights file of a shipped checkpoint name or a ``*.safetensors`` path; a clear
+    ``ValueError`` for anything else (scripted agents included).
+
+    Example:
+        >>> checkpoint_file("maze-topright-5-easy_impala-s1").name
+        'maze-topright-5-easy_impala-s1.safetensors'
+    """
+    path = Path(spec)
+    if path.suffix == ".safetensors":
+        return path
+    if spec not in shipped_checkpoints():
+        raise ValueError(
+            f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)}, "
+            f"a shipped checkpoint {shipped_checkpoints()} nor a .safetensors file"
+        )
+    return checkpoint_path(spec)
+
+
+def weights_sha256(spec: str) -> str:
+    """SHA-256 of the weights file behind a shipped name or ``.safetensors`` path: what
+    results record beside the name, since a shipped name may get new weights.
+
+    Example:
+        >>> len(weights_sha256("maze-topright-5-easy_impala-s1"))
+        64
+    """
+    return hashlib.sha256(read_file_bytes(checkpoint_file(spec), "weights file")).hexdigest()
 
 
 def load_network(spec: str, device: str = "cpu") -> HookedPolicy:

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _collect(args) -> int:
-    from mazepolicy.agents.policy import load_network
+    from mazepolicy.agents.policy import load_network, weights_sha256
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.sae.activations import collect_activations
 
@@ -97,7 +97,8 @@ def _collect(args) -> int:
     manifest = collect_activations(policy, args.layer, args.out, args.env, args.mazes,
                                    seed=args.seed, positions_per_maze=args.positions_per_maze,
                                    shard_size=args.shard_size, progress=not args.no_progress,
-                                   policy_name=args.policy)
+                                   policy_name=args.policy,
+                                   policy_sha256=weights_sha256(args.policy))
     print(f"wrote {manifest['frames']:,} frames in {len(manifest['shards'])} shards to "
           f"{args.out}")
     return 0
@@ -123,20 +124,27 @@ def _train(args) -> int:
     trained = train_sae(config, shard_batches(args.acts, args.layer, args.layout,
                                               args.batch_size, args.seed),
                         args.out, resume=args.resume, progress=not args.no_progress,
-                        source={"activations": args.acts, "policy": manifest["policy"]})
+                        source={"activations": args.acts, "policy": manifest["policy"],
+                                "policy_sha256": manifest.get("policy_sha256", "")})
     print(json.dumps(trained.card["history"][-1] if trained.card["history"] else {}))
     print(f"wrote {args.out}/sae.safetensors and sae.json")
     return 0
 
 
 def _analyze(args) -> int:
-    from mazepolicy.agents.policy import load_network
-    from mazepolicy.interp.sae.activations import read_manifest
+    from mazepolicy.agents.policy import load_network, weights_sha256
+    from mazepolicy.interp.sae.activations import check_same_policy, read_manifest
     from mazepolicy.interp.sae.analysis import analyze_sae, baseline_rollouts
+    from mazepolicy.interp.sae.train import load_sae
     from mazepolicy.io import atomic_write_text, json_dumps
 
+    sha = weights_sha256(args.policy)
+    heldout = read_manifest(args.heldout)
+    check_same_policy(args.policy, sha, {f"held-out activations {args.heldout}": heldout,
+                                          **{f"SAE {folder}": load_sae(folder).card["source"]
+                                             for folder in args.sae}})
     policy = load_network(args.policy)
-    settings = dict(episodes=args.episodes, seed=read_manifest(args.heldout)["seed"],
+    settings = dict(episodes=args.episodes, seed=heldout["seed"],
                     max_steps=args.max_steps, progress=not args.no_progress)
     baseline = baseline_rollouts(policy, args.env, **settings)  # shared by every SAE
     results = [analyze_sae(policy, folder, args.heldout, args.env, baseline=baseline,
@@ -157,6 +165,7 @@ def _analyze(args) -> int:
     figures = [str(p) for p in _figures(policy, results, args.figures, args.env)
                ] if args.figures else []
     atomic_write_text(args.json, json_dumps({"command": _analyze_command(args),
+                                             "policy_sha256": sha,
                                              "results": results, "figures": figures},
                                             indent=1))
     for path in [args.json, *figures]:

@@ -167,16 +167,22 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
               "## 6. Vector fields", "",
               *_figures(results["vector_fields"]["figures"], figures_folder), ""]
     if "sae" in results:
-        lines += sae_markdown(results["sae"])
+        lines += sae_markdown(results["sae"], results["meta"].get("policy_sha256"))
     return "\n".join(lines)
 
 
-def sae_markdown(sae: dict) -> list[str]:
+def sae_markdown(sae: dict, policy_sha256: str | None = None) -> list[str]:
     """Section 7 from ``mazepolicy sae analyze`` results (``sae``: its command and the
-    per-SAE results), one row per SAE."""
+    per-SAE results), one row per SAE; it says so when the analysis ran on other weights
+    than ``policy_sha256``, those of sections 1-6."""
     runs = sae["results"]
+    theirs = sae.get("policy_sha256")
+    other = (f"**These SAEs were trained and measured on other weights (SHA-256 "
+             f"{theirs[:12]}...) than sections 1-6 ({policy_sha256[:12]}...).** "
+             if theirs and policy_sha256 and theirs != policy_sha256 else "")
     lines = ["## 7. Sparse autoencoders", "",
-             f"Made by `{sae['command']}` on activations at `{runs[0]['config']['layer']}` "
+             f"{other}Made by `{sae['command']}` on activations at "
+             f"`{runs[0]['config']['layer']}` "
              f"(one sample per map position); held-out mazes from level seed "
              f"{runs[0]['seed']}. FVE: fraction of variance explained; KL: mean action KL "
              "with the layer replaced by its reconstruction, and the share of the "

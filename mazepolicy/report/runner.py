@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import mazepolicy
-from mazepolicy.agents.policy import load_network
+from mazepolicy.agents.policy import load_network, weights_sha256
 from mazepolicy.io import atomic_write_text, json_dumps
 from mazepolicy.models.checkpoint import git_sha
 from mazepolicy.report import experiments
@@ -49,10 +49,12 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
         raise ValueError(f"unknown report sections {sorted(unknown)}; choose from "
                          f"{list(EXPERIMENTS)}")
     results = {}
+    digests = {"policy_sha256": weights_sha256(config.policy),
+               "control_sha256": weights_sha256(config.control) if config.control else None}
     if only:
         results = {name: _read_json(results_dir / f"{name}.json", "run the whole report "
                                     "first") for name in SECTIONS}
-        _check_rerun_settings(results["meta"], config, only, out)
+        _check_rerun_settings(results["meta"], config, only, out, digests)
     figures.mkdir(parents=True, exist_ok=True)
     policy = load_network(config.policy)
     policy.check_hook_names([config.layer, *(config.sweep_layers or ())])
@@ -70,9 +72,10 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     if only:
         results["meta"].setdefault("reruns", []).append({**run, "sections": list(only)})
         results["meta"]["config"]["control"] = results["meta"]["control"] = config.control
+        results["meta"]["control_sha256"] = digests["control_sha256"]
     else:
         results["meta"] = {**run, "config": config.to_dict(), "policy": config.policy,
-                           "control": config.control}
+                           "control": config.control, **digests}
     for name in (*(only or EXPERIMENTS), "meta"):
         atomic_write_text(results_dir / f"{name}.json", json_dumps(results[name], indent=1))
     render_report(out, notes, sae)
@@ -80,12 +83,17 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
 
 
 def _check_rerun_settings(meta: dict, config: ReportConfig, only: tuple[str, ...],
-                          out: Path) -> None:
-    """A re-run keeps the report's settings, except that re-running section 1 (the only
-    one that reads the control) may add, change or drop the control policy."""
+                          out: Path, digests: dict) -> None:
+    """A re-run keeps the report's settings and the policy's weights (``digests``:
+    their SHA-256, as the report records them), except that re-running section 1 (the
+    only one that reads the control) may add, change or drop the control policy."""
     stored, wanted = meta["config"], json.loads(json_dumps(config.to_dict()))
     if {**stored, "control": None} != {**wanted, "control": None}:
         raise ValueError(f"{out} was made with other settings; re-run it whole")
+    if meta.get("policy_sha256", digests["policy_sha256"]) != digests["policy_sha256"]:
+        raise ValueError(f"{out} was made with other weights of {config.policy} (SHA-256 "
+                         f"{meta['policy_sha256'][:12]}..., now "
+                         f"{digests['policy_sha256'][:12]}...); re-run it whole")
     if stored["control"] != wanted["control"] and "misgeneralization" not in only:
         raise ValueError(f"{out} was made with control {stored['control']!r}: only the "
                          "misgeneralization section reads the control, so re-run it to "

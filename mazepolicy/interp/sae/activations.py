@@ -70,9 +70,11 @@ def _frames(variant: str, mazes: int, seed: int, positions_per_maze: int | None)
 def collect_activations(policy, layers: Sequence[str], out: str | Path, variant: str,
                         mazes: int, seed: int = 0, positions_per_maze: int | None = None,
                         shard_size: int = 2048, batch: int = 256,
-                        progress: bool = False, policy_name: str = "") -> dict:
+                        progress: bool = False, policy_name: str = "",
+                        policy_sha256: str = "") -> dict:
     """Write activations of ``layers`` on ``mazes`` level seeds of ``variant`` (from
-    ``seed``) into shards of ``shard_size`` frames; returns the manifest."""
+    ``seed``) into shards of ``shard_size`` frames; returns the manifest, which names the
+    policy by ``policy_name`` and its weights' ``policy_sha256``."""
     layers = policy.check_hook_names(list(layers))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,7 @@ def collect_activations(policy, layers: Sequence[str], out: str | Path, variant:
     bar.close()
     manifest = {"layers": shapes, "variant": variant, "mazes": mazes, "seed": seed,
                 "positions_per_maze": positions_per_maze, "frames": total, "shards": shards,
-                "policy": policy_name, "dtype": "float16"}
+                "policy": policy_name, "policy_sha256": policy_sha256, "dtype": "float16"}
     atomic_write_text(out / MANIFEST, json_dumps(manifest, indent=1))
     return manifest
 
@@ -168,3 +170,24 @@ def as_samples(shard: dict[str, torch.Tensor], layer: str, layout: str
     out["row"] = torch.arange(h).repeat_interleave(w).repeat(n)
     out["col"] = torch.arange(w).repeat(n * h)
     return samples, out
+
+
+def check_same_policy(policy: str, sha: str, records: dict[str, dict]) -> None:
+    """ValueError unless each of ``records`` (activation manifests and SAE cards'
+    ``source``, keyed by what the message calls them) that records the SHA-256 of its
+    policy's weights records ``sha``, that of ``policy``: an SAE read against other
+    weights than it was trained on measures nothing. Records from before the digest
+    was kept are not checked.
+
+    Example:
+        >>> check_same_policy("p", "ab", {"SAE": {"policy": "q", "policy_sha256": "cd"}})
+        Traceback (most recent call last):
+        ...
+        ValueError: SAE comes from policy 'q' with weights SHA-256 cd..., not from policy p (ab...)
+    """
+    for what, record in records.items():
+        theirs = record.get("policy_sha256")
+        if theirs and theirs != sha:
+            raise ValueError(f"{what} comes from policy {record.get('policy')!r} with "
+                             f"weights SHA-256 {theirs[:12]}..., not from policy {policy} "
+                             f"({sha[:12]}...)")
