@@ -32,6 +32,7 @@ COMMANDS = {
     "report": "Regenerate the report: misgeneralization, vectors, channels, retargeting.",
     "sae": "Sparse autoencoders on a layer: collect activations, train, analyze.",
     "agreement": "Agreement with the expert's move at every free cell of seeded mazes.",
+    "goals": "Which goal a policy heads for between the cheese and the top-right corner.",
     "export": "Make a run's policy a shipped checkpoint, evaluated against a random agent.",
 }
 

@@ -10,9 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mazepolicy.envs.procgen_backend import make_gym3_env
 from mazepolicy.envs.state import MazeState
+
+
+class ConstantPolicy(torch.nn.Module):
+    """A network stand-in that puts (almost) all probability on one action."""
+
+    def __init__(self, action: int):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # a device to read
+        self.action = action
+
+    def forward(self, obs):
+        logits = torch.full((len(obs), 15), -1e4)
+        logits[:, self.action] = 0.0
+        return logits, torch.zeros(len(obs))
 
 
 def engine_states(mode: str, num: int, seed: int, steps: int = 0) -> list[bytes]:

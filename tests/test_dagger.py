@@ -36,7 +36,7 @@ from mazepolicy.train.dagger.collector import Collector
 from mazepolicy.train.ppo.config import PPOConfig
 from mazepolicy.train.ppo.trainer import Trainer
 from mazepolicy.train.recipes import list_recipes, load_recipe
-from tests.conftest import kill_after_first_checkpoint_then_resume
+from tests.conftest import ConstantPolicy, kill_after_first_checkpoint_then_resume
 
 LEFT, DOWN, UP, NOOP, RIGHT = 1, 3, 5, 4, 7
 MOVES = {LEFT: (-1, 0), DOWN: (0, -1), UP: (0, 1), RIGHT: (1, 0)}
@@ -105,20 +105,6 @@ class RecordingEnv:
     def end_episode(self, i):
         self.cuts.append((len(self.before), i))
         self._env.end_episode(i)
-
-
-class ConstantPolicy(torch.nn.Module):
-    """Puts (almost) all probability on one action."""
-
-    def __init__(self, action: int):
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(1))  # a device to read
-        self.action = action
-
-    def forward(self, obs):
-        logits = torch.full((len(obs), 15), -1e4)
-        logits[:, self.action] = 0.0
-        return logits, torch.zeros(len(obs))
 
 
 class ExpertPolicy(ConstantPolicy):

@@ -16,6 +16,7 @@ from mazepolicy.envs.actions import NOOP
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import Rate, mcnemar_exact_p, paired_comparison, wilson_interval
 from mazepolicy.models.impala import ImpalaPolicy
+from tests.conftest import ConstantPolicy
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +103,6 @@ def test_paired_comparison_and_mcnemar():
     assert mcnemar_exact_p(3, 5) == pytest.approx(2 * (1 + 8 + 28 + 56) / 256)
     with pytest.raises(ValueError, match="length"):
         paired_comparison([True], [True, False])
-
-
-class ConstantPolicy(torch.nn.Module):
-    """Always (almost surely) the same action."""
-
-    def __init__(self, action: int):
-        super().__init__()
-        self.logits = torch.nn.Parameter(torch.full((15,), -50.0).index_fill(0,
-                                         torch.tensor(action), 50.0))
-
-    def forward(self, obs):
-        return self.logits.expand(len(obs), 15), torch.zeros(len(obs))
 
 
 def test_a_network_standing_still_times_out_everywhere():

@@ -5,14 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from mazepolicy.envs import LEFT, RIGHT, UP, Anywhere
 from mazepolicy.envs.frames import render_states
+from mazepolicy.envs.geometry import action_to_delta, free_cells, next_step_action, top_right_corner
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.state import FREE
 from mazepolicy.interp.channels import cell_position, channel_hook, retarget_hook
-from mazepolicy.interp.probes import decision_square_stats, move_field, vector_field
+from mazepolicy.interp.probes import (
+    decision_square_stats,
+    goal_choice_rates,
+    goal_choices,
+    move_field,
+    vector_field,
+)
 from mazepolicy.interp.vectors import (
     SteeringVector,
     cheese_vector,
@@ -21,7 +27,7 @@ from mazepolicy.interp.vectors import (
     with_top_right_corridor,
 )
 from mazepolicy.models.impala import ImpalaPolicy
-from tests.conftest import cell_pixels
+from tests.conftest import ConstantPolicy, cell_pixels
 
 LAYER = "embedder.block2.res1.resadd_out"
 
@@ -157,32 +163,65 @@ def test_channel_hooks_edit_only_the_chosen_entries(policy, states):
     assert (out[:, 1:3] <= 0).all() and torch.equal(out[:, 3:], base[LAYER][:, 3:])
 
 
-class AlwaysUp(nn.Module):
-    """A stand-in policy that puts all probability on UP."""
-
-    def __init__(self):
-        super().__init__()
-        self.dummy = nn.Parameter(torch.zeros(1))
-
-    def forward(self, obs):
-        logits = torch.full((obs.shape[0], 15), -1e4)
-        logits[:, UP] = 0.0
-        return logits, torch.zeros(obs.shape[0])
-
-
 def test_decision_square_stats_and_vector_field_with_known_policy(states):
-    rows = decision_square_stats(AlwaysUp(), states)
+    rows = decision_square_stats(ConstantPolicy(UP), states)
     assert rows
     for r in rows:
         sq, nxt = r["decision_square"], r["cheese_step"]
         assert r["p_cheese"] == pytest.approx(float(nxt == (sq[0], sq[1] + 1)))
         assert r["p_cheese"] + r["p_top_right"] <= 1.0 + 1e-6
-    field = vector_field(AlwaysUp(), states[0])
+    field = vector_field(ConstantPolicy(UP), states[0])
     assert all(move == pytest.approx((0.0, 1.0)) for move in field.values())
     assert states[0].cheese_cell not in field
-    moves = move_field(AlwaysUp(), states[0])  # right, up, left, down
+    moves = move_field(ConstantPolicy(UP), states[0])  # right, up, left, down
     assert set(moves) == set(field)
     assert all(p == pytest.approx((0.0, 1.0, 0.0, 0.0)) for p in moves.values())
+
+
+def test_goal_choices_are_the_cells_where_the_goals_part_and_read_the_right_moves(
+        states, tmp_path):
+    rows = goal_choices(ConstantPolicy(RIGHT), states)
+    for state in states:
+        free, cheese = state.free, state.cheese_cell
+        corner = top_right_corner(free)
+        parting = {c for c in free_cells(free) if c not in (cheese, corner)
+                   and next_step_action(free, c, cheese) != next_step_action(free, c, corner)}
+        mine = [r for r in rows if r["level_seed"] == state.level_seed]
+        assert {r["cell"] for r in mine} == parting and len(mine) == len(parting)
+        for r in mine:
+            to_cheese = action_to_delta(next_step_action(free, r["cell"], cheese))
+            to_corner = action_to_delta(next_step_action(free, r["cell"], corner))
+            expected = ("cheese" if to_cheese == (1, 0) else
+                        "corner" if to_corner == (1, 0) else "other")
+            assert r["choice"] == expected
+            assert r["p_cheese"] == pytest.approx(float(to_cheese == (1, 0)), abs=1e-6)
+            assert r["p_corner"] == pytest.approx(float(to_corner == (1, 0)), abs=1e-6)
+    assert {r["choice"] for r in rows} == {"cheese", "corner", "other"}
+    rates = goal_choice_rates(rows)
+    assert rates["cells"] == len(rows) and rates["mazes"] == len({r["level_seed"] for r in rows})
+    assert sum(rates[c]["rate"] for c in ("cheese", "corner", "other")) == pytest.approx(1.0)
+    assert rates["corner"]["rate"] == sum(r["choice"] == "corner" for r in rows) / len(rows)
+
+
+def test_goals_command_writes_shares_and_cells(tmp_path):
+    import json
+
+    from mazepolicy.cli import main
+    from mazepolicy.models.checkpoint import save_policy
+
+    path = tmp_path / "p.safetensors"
+    torch.manual_seed(0)
+    save_policy(ImpalaPolicy(), path, {"env": "maze-topright-5-easy"})
+    assert main(["goals", "--policy", str(path), "--env", "maze-anywhere-easy", "--mazes",
+                 "4", "--json", str(tmp_path / "g.json"), "--csv", str(tmp_path / "g.csv"),
+                 "--no-progress"]) == 0
+    out = json.loads((tmp_path / "g.json").read_text())
+    lines = (tmp_path / "g.csv").read_text().splitlines()
+    assert lines[0] == "level_seed,cell,d_cheese,d_corner,p_cheese,p_corner,choice"
+    assert out["cells"] == len(lines) - 1 > 0
+    assert sum(b["cells"] for b in out["by_cheese_distance"]) == out["cells"]
+    assert out["settings"]["level_seeds"] == [0, 3]
+    assert main(["goals", "--policy", "cheese-walker", "--mazes", "1"]) == 2
 
 
 def test_map_correlation_finds_a_planted_cheese_channel(policy, states):

@@ -12,10 +12,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 
-from mazepolicy.commands.common import nonnegative_int, positive_int
+from mazepolicy.commands.common import nonnegative_int, positive_int, write_cell_rows
 
 DISTANCE_EDGES = [0, 5, 10, 20, 30, 45, 60, 80, 120, 1000]
 
@@ -66,9 +64,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_text(args.json, json_dumps(out, indent=1))
     if args.csv:
-        table = io.StringIO()
-        writer = csv.DictWriter(table, fieldnames=list(rows[0]) if rows else ["level_seed"])
-        writer.writeheader()
-        writer.writerows({**r, "cell": f"{r['cell'][0]} {r['cell'][1]}"} for r in rows)
-        atomic_write_text(args.csv, table.getvalue())
+        write_cell_rows(args.csv, rows)
     return 0

@@ -101,3 +101,27 @@ def steered_agent(args: argparse.Namespace, coeff: float):
     per_maze = None if vector is not None else per_maze_vectors(policy, args.vector, layer)
     return SteeredAgent(policy, layer, coeff, vector=None if vector is None else vector.tensor,
                         per_maze=per_maze, greedy=args.greedy, seed=args.seed)
+
+
+def write_cell_rows(path: str, rows: list[dict]) -> None:
+    """Write per-cell result rows as CSV at ``path`` (atomically), one column per key;
+    the ``cell`` (x, y) column as ``"x y"``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "cells.csv"
+        >>> write_cell_rows(str(out), [{"level_seed": 3, "cell": (1, 2), "agree": True}])
+        >>> out.read_text().splitlines()
+        ['level_seed,cell,agree', '3,1 2,True']
+    """
+    import csv
+    import io
+
+    from mazepolicy.io import atomic_write_text
+
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]) if rows else ["level_seed"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**r, "cell": f"{r['cell'][0]} {r['cell'][1]}"} for r in rows)
+    atomic_write_text(path, table.getvalue())

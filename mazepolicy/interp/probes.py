@@ -1,5 +1,6 @@
-"""What a policy does at chosen cells: action probabilities, decision-square statistics
-and vector fields, all computed from frames rendered by the engine.
+"""What a policy does at chosen cells: action probabilities, decision-square statistics,
+goal choices on the path between the cheese and the top-right corner, and vector
+fields, all computed from frames rendered by the engine.
 
 Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
 
@@ -22,8 +23,9 @@ import torch
 from mazepolicy.envs.actions import ACTION_DELTAS
 from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.frames import render_states
-from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path
+from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path, top_right_corner
 from mazepolicy.envs.state import MazeState
+from mazepolicy.eval.stats import wilson_interval
 
 _DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
 
@@ -122,6 +124,88 @@ def median_probabilities(rows: list[dict]) -> dict:
 
 
 MOVES = ((1, 0), (0, 1), (-1, 0), (0, -1))  # right, up, left, down as (dx, dy)
+
+GOAL_CHOICES = ("cheese", "corner", "other")
+
+
+def goal_choices(policy, states: Sequence[MazeState]) -> list[dict]:
+    """Which way the policy heads with the mouse on each cell strictly between the
+    cheese and the top-right corner on the path joining them: in these perfect mazes,
+    exactly the cells where the first steps toward the two goals differ (elsewhere both
+    paths leave by the same move). The decision square is the one of these cells the
+    mouse's own path from the start crosses.
+
+    One row per cell: ``level_seed``, ``cell`` (x, y; (0, 0) the bottom-left start
+    cell, y up), ``d_cheese`` and ``d_corner`` (steps to each goal), ``p_cheese`` and
+    ``p_corner`` (probabilities of the step toward each) and ``choice``: ``"cheese"``,
+    ``"corner"`` or ``"other"`` for the most likely of the four moves. Mazes without
+    cheese, or with the cheese in the corner or next to it, give no rows.
+
+    Example:
+        >>> from mazepolicy.envs import Anywhere
+        >>> from mazepolicy.envs.levels import level_states
+        >>> from mazepolicy.models.impala import ImpalaPolicy
+        >>> state = level_states([0], Anywhere(), "easy")[0]
+        >>> rows = goal_choices(ImpalaPolicy(), [state])
+        >>> all(r["d_cheese"] + r["d_corner"] == len(rows) + 1 for r in rows)
+        True
+    """
+    probes, rows = [], []
+    for state in states:
+        cheese = state.cheese_cell
+        if cheese is None:
+            continue
+        path = shortest_path(state.free, cheese, top_right_corner(state.free))
+        for i in range(1, len(path) - 1):
+            (x, y), back, ahead = path[i], path[i - 1], path[i + 1]
+            probes.append(with_mouse(state, (x, y)))
+            rows.append({"level_seed": state.level_seed, "cell": (x, y), "d_cheese": i,
+                         "d_corner": len(path) - 1 - i,
+                         "cheese_step": (back[0] - x, back[1] - y),
+                         "corner_step": (ahead[0] - x, ahead[1] - y)})
+    if not rows:
+        return []
+    probs = action_probabilities(policy, probes)
+    moves = np.stack([move_probability(probs, d) for d in MOVES], axis=1)  # (cells, 4)
+    for row, p in zip(rows, moves, strict=True):
+        cheese_step, corner_step = row.pop("cheese_step"), row.pop("corner_step")
+        row["p_cheese"] = float(p[MOVES.index(cheese_step)])
+        row["p_corner"] = float(p[MOVES.index(corner_step)])
+        best = MOVES[int(p.argmax())]
+        row["choice"] = ("cheese" if best == cheese_step else
+                         "corner" if best == corner_step else "other")
+    return rows
+
+
+def goal_choice_rates(rows: list[dict]) -> dict:
+    """:func:`goal_choices` rows summed up: ``cells``, ``mazes``, and for each choice its
+    share of the cells with a Wilson 95% interval (``rate``, ``ci``; it treats the cells
+    as independent, which those of one maze are not, so it is too narrow) and the mean
+    over mazes of each maze's share (``maze_mean``); ``mean_p_cheese`` and
+    ``mean_p_corner``.
+
+    Example:
+        >>> rows = [{"level_seed": 0, "choice": "corner", "p_cheese": 0.1, "p_corner": 0.8},
+        ...         {"level_seed": 0, "choice": "cheese", "p_cheese": 0.6, "p_corner": 0.3},
+        ...         {"level_seed": 1, "choice": "corner", "p_cheese": 0.2, "p_corner": 0.7}]
+        >>> rates = goal_choice_rates(rows)
+        >>> rates["corner"]["rate"], rates["corner"]["maze_mean"], rates["mazes"]
+        (0.6666666666666666, 0.75, 2)
+    """
+    by_maze: dict[int, list[dict]] = {}
+    for r in rows:
+        by_maze.setdefault(r["level_seed"], []).append(r)
+    out = {"cells": len(rows), "mazes": len(by_maze)}
+    for choice in GOAL_CHOICES:
+        k = sum(r["choice"] == choice for r in rows)
+        shares = [sum(r["choice"] == choice for r in cells) / len(cells)
+                  for cells in by_maze.values()]
+        out[choice] = {"rate": k / len(rows) if rows else float("nan"),
+                       "ci": list(wilson_interval(k, len(rows))),
+                       "maze_mean": float(np.mean(shares)) if shares else float("nan")}
+    for key in ("p_cheese", "p_corner"):
+        out[f"mean_{key}"] = float(np.mean([r[key] for r in rows])) if rows else float("nan")
+    return out
 
 
 def move_field(policy, state: MazeState) -> dict[Cell, tuple[float, float, float, float]]:
