@@ -201,6 +201,13 @@ def test_goal_choices_are_the_cells_where_the_goals_part_and_read_the_right_move
     assert rates["cells"] == len(rows) and rates["mazes"] == len({r["level_seed"] for r in rows})
     assert sum(rates[c]["rate"] for c in ("cheese", "corner", "other")) == pytest.approx(1.0)
     assert rates["corner"]["rate"] == sum(r["choice"] == "corner" for r in rows) / len(rows)
+    shares = [np.mean([r["choice"] == "corner" for r in rows if r["level_seed"] == seed])
+              for seed in sorted({r["level_seed"] for r in rows})]
+    low, high = rates["corner"]["maze_mean_ci"]
+    assert rates["corner"]["maze_mean"] == pytest.approx(np.mean(shares))
+    assert low <= rates["corner"]["maze_mean"] <= high
+    assert high - low == pytest.approx(2 * 1.96 * np.std(shares, ddof=1) / np.sqrt(len(shares)),
+                                       rel=1e-3) or low == 0.0 or high == 1.0
 
 
 def test_goals_command_writes_shares_and_cells(tmp_path):

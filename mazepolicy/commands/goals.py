@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{b['low']:>10} - {b['high']:<7} | {b['cells']:>5} | " + " | ".join(
             f"{b[c]['rate']:.3f} [{b[c]['ci'][0]:.3f}, {b[c]['ci'][1]:.3f}]"
             for c in GOAL_CHOICES))
+    print("mean over mazes of each maze's share: " + ", ".join(
+        f"{c} {out[c]['maze_mean']:.3f} [{out[c]['maze_mean_ci'][0]:.3f}, "
+        f"{out[c]['maze_mean_ci'][1]:.3f}]" for c in GOAL_CHOICES))
     if args.json:
         atomic_write_text(args.json, json_dumps(out, indent=1))
     if args.csv:

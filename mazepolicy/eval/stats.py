@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -71,6 +72,25 @@ class PairedComparison:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def mean_interval(values, z: float = Z95) -> tuple[float, float, float]:
+    """The mean of ``values`` with its normal-approximation 95% interval (sample standard
+    deviation over sqrt(n)), clipped to [0, 1] as for shares; (nan, 0, 1) without values
+    and (mean, 0, 1) with one.
+
+    Example:
+        >>> [round(v, 3) for v in mean_interval([0.0, 1.0, 0.5, 0.5])]
+        [0.5, 0.1, 0.9]
+    """
+    values = [float(v) for v in values]
+    if not values:
+        return float("nan"), 0.0, 1.0
+    m = statistics.fmean(values)
+    if len(values) == 1:
+        return m, 0.0, 1.0
+    half = z * statistics.stdev(values) / math.sqrt(len(values))
+    return m, max(0.0, m - half), min(1.0, m + half)
 
 
 def paired_comparison(a: list[bool], b: list[bool], z: float = Z95) -> PairedComparison:

@@ -25,7 +25,7 @@ from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path, top_right_corner
 from mazepolicy.envs.state import MazeState
-from mazepolicy.eval.stats import wilson_interval
+from mazepolicy.eval.stats import mean_interval, wilson_interval
 
 _DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
 
@@ -181,8 +181,9 @@ def goal_choice_rates(rows: list[dict]) -> dict:
     """:func:`goal_choices` rows summed up: ``cells``, ``mazes``, and for each choice its
     share of the cells with a Wilson 95% interval (``rate``, ``ci``; it treats the cells
     as independent, which those of one maze are not, so it is too narrow) and the mean
-    over mazes of each maze's share (``maze_mean``); ``mean_p_cheese`` and
-    ``mean_p_corner``.
+    over mazes of each maze's share with a 95% interval over mazes (``maze_mean``,
+    ``maze_mean_ci``: every maze weighs the same, however long its path);
+    ``mean_p_cheese`` and ``mean_p_corner``.
 
     Example:
         >>> rows = [{"level_seed": 0, "choice": "corner", "p_cheese": 0.1, "p_corner": 0.8},
@@ -200,9 +201,10 @@ def goal_choice_rates(rows: list[dict]) -> dict:
         k = sum(r["choice"] == choice for r in rows)
         shares = [sum(r["choice"] == choice for r in cells) / len(cells)
                   for cells in by_maze.values()]
+        mean, low, high = mean_interval(shares)
         out[choice] = {"rate": k / len(rows) if rows else float("nan"),
                        "ci": list(wilson_interval(k, len(rows))),
-                       "maze_mean": float(np.mean(shares)) if shares else float("nan")}
+                       "maze_mean": mean, "maze_mean_ci": [low, high]}
     for key in ("p_cheese", "p_corner"):
         out[f"mean_{key}"] = float(np.mean([r[key] for r in rows])) if rows else float("nan")
     return out
