@@ -18,7 +18,12 @@ from mazepolicy.envs.levels import level_states
 from mazepolicy.eval.covariates import logistic_regression, rates_in_bins
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.interp.channels import cell_position, channel_patch_effects
-from mazepolicy.interp.probes import action_probabilities, move_probability, with_mouse
+from mazepolicy.interp.probes import (
+    action_probabilities,
+    goal_choices,
+    move_probability,
+    with_mouse,
+)
 from mazepolicy.interp.retarget import ChannelClamp, MovedCheeseVector, retargeting_rollouts
 from mazepolicy.interp.steer import composition_experiment
 from mazepolicy.interp.transfer import vector_transfer
@@ -183,11 +188,17 @@ def test_report_command_writes_numbers_that_match_the_evaluator(tmp_path, policy
         assert results["summaries"][label]["cheese_rate"] == direct["cheese_rate"]
         assert results["summaries"][label]["mean_steps"] == direct["mean_steps"]
     assert results["paired"]["cheese_all"]["only_a"] == 0
+    goals = results["goal_choices"]
+    states = level_states(range(3), Anywhere(), "easy")  # the smoke size's goal mazes
+    assert goals["policy"] == goals["control"]
+    assert goals["policy"]["cells"] == len(goal_choices(policy, states)) > 0
+    assert results["goal_choices_paired"]["mean"] == 0.0
     text = (out / "report.md").read_text()
     meta = json.loads((out / "results" / "meta.json").read_text())
     assert meta["config"]["misgeneralization_episodes"] == 6
     assert meta["command"].startswith(f"mazepolicy report --policy {path} --control {path}")
     assert f"`{meta['command']}`" in text
+    assert f"| policy | {goals['policy']['cells']} ({goals['policy']['mazes']}) |" in text
     for name in json.loads((out / "results" / "channels.json").read_text())["figures"]:
         assert f"figures/{name}" in text and (out / "figures" / name).stat().st_size > 0
     notes = tmp_path / "notes.md"

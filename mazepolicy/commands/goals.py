@@ -17,8 +17,6 @@ import argparse
 
 from mazepolicy.commands.common import nonnegative_int, positive_int, write_cell_rows
 
-CHEESE_DISTANCE_EDGES = [1, 2, 3, 5, 10, 20, 40, 1000]
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", required=True,
@@ -38,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network, weights_sha256
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.probes import GOAL_CHOICES, goal_choice_rates, goal_choices
+    from mazepolicy.interp.probes import (
+        GOAL_CHOICES,
+        goal_choice_rates,
+        goal_choices,
+        goal_choices_by_distance,
+    )
     from mazepolicy.io import atomic_write_text, json_dumps
 
     policy = load_network(args.policy, device=args.device)
@@ -49,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for state in tqdm(states, desc="cheese-corner paths", unit="maze",
                       disable=args.no_progress):
         rows += goal_choices(policy, [state])
-    bins = []
-    for low, high in zip(CHEESE_DISTANCE_EDGES[:-1], CHEESE_DISTANCE_EDGES[1:], strict=True):
-        inside = [r for r in rows if low <= r["d_cheese"] < high]
-        if inside:
-            bins.append({"low": low, "high": high, **goal_choice_rates(inside)})
+    bins = goal_choices_by_distance(rows)
     out = {"settings": vars(args) | {"level_seeds": [seeds[0], seeds[-1]]},
            "policy_sha256": weights_sha256(args.policy), **goal_choice_rates(rows),
            "by_cheese_distance": bins}

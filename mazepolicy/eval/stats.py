@@ -74,23 +74,28 @@ class PairedComparison:
         return asdict(self)
 
 
-def mean_interval(values, z: float = Z95) -> tuple[float, float, float]:
+def mean_interval(values, z: float = Z95,
+                  bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
     """The mean of ``values`` with its normal-approximation 95% interval (sample standard
-    deviation over sqrt(n)), clipped to [0, 1] as for shares; (nan, 0, 1) without values
-    and (mean, 0, 1) with one.
+    deviation over sqrt(n)), clipped to ``bounds`` (shares: [0, 1]; differences of
+    shares: [-1, 1]); the interval is all of ``bounds`` with fewer than two values, and
+    the mean NaN without any.
 
     Example:
         >>> [round(v, 3) for v in mean_interval([0.0, 1.0, 0.5, 0.5])]
         [0.5, 0.1, 0.9]
+        >>> mean_interval([-1.0, -1.0], bounds=(-1.0, 1.0))
+        (-1.0, -1.0, -1.0)
     """
     values = [float(v) for v in values]
+    low, high = bounds
     if not values:
-        return float("nan"), 0.0, 1.0
+        return float("nan"), low, high
     m = statistics.fmean(values)
     if len(values) == 1:
-        return m, 0.0, 1.0
+        return m, low, high
     half = z * statistics.stdev(values) / math.sqrt(len(values))
-    return m, max(0.0, m - half), min(1.0, m + half)
+    return m, max(low, m - half), min(high, m + half)
 
 
 def paired_comparison(a: list[bool], b: list[bool], z: float = Z95) -> PairedComparison:

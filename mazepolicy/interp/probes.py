@@ -126,6 +126,7 @@ def median_probabilities(rows: list[dict]) -> dict:
 MOVES = ((1, 0), (0, 1), (-1, 0), (0, -1))  # right, up, left, down as (dx, dy)
 
 GOAL_CHOICES = ("cheese", "corner", "other")
+GOAL_DISTANCE_EDGES = (1, 2, 3, 5, 10, 20, 40, 1000)  # bins of steps to the cheese
 
 
 def goal_choices(policy, states: Sequence[MazeState]) -> list[dict]:
@@ -234,3 +235,48 @@ def vector_field(policy, state: MazeState) -> dict[Cell, tuple[float, float]]:
     """The policy's expected move (dx, dy) with the mouse at each free cell (the cheese
     cell excluded): sum over actions of P(action) * displacement of the action."""
     return net_moves(move_field(policy, state))
+
+
+def goal_choices_by_distance(rows: list[dict],
+                             edges: Sequence[int] = GOAL_DISTANCE_EDGES) -> list[dict]:
+    """:func:`goal_choice_rates` of the rows whose ``d_cheese`` lies in each ``[low,
+    high)`` bin of ``edges``, with ``low`` and ``high``; empty bins are left out.
+
+    Example:
+        >>> rows = [{"level_seed": 0, "d_cheese": 1, "choice": "cheese", "p_cheese": 0.9,
+        ...          "p_corner": 0.1},
+        ...         {"level_seed": 0, "d_cheese": 7, "choice": "corner", "p_cheese": 0.2,
+        ...          "p_corner": 0.7}]
+        >>> [(b["low"], b["cells"], b["corner"]["rate"]) for b in goal_choices_by_distance(rows)]
+        [(1, 1, 0.0), (5, 1, 1.0)]
+    """
+    out = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = [r for r in rows if low <= r["d_cheese"] < high]
+        if inside:
+            out.append({"low": low, "high": high, **goal_choice_rates(inside)})
+    return out
+
+
+def paired_goal_difference(rows_a: list[dict], rows_b: list[dict],
+                           choice: str = "corner") -> dict:
+    """Per maze that both :func:`goal_choices` row sets cover (the same mazes give the
+    same cells), the share of cells where ``a`` makes ``choice`` minus that of ``b``:
+    ``mazes``, their ``mean`` and its 95% interval over mazes (``ci``).
+
+    Example:
+        >>> a = [{"level_seed": 0, "choice": "corner"}, {"level_seed": 1, "choice": "corner"}]
+        >>> b = [{"level_seed": 0, "choice": "cheese"}, {"level_seed": 1, "choice": "corner"}]
+        >>> paired_goal_difference(a, b)["mean"]
+        0.5
+    """
+    def shares(rows):
+        by_maze: dict[int, list[bool]] = {}
+        for r in rows:
+            by_maze.setdefault(r["level_seed"], []).append(r["choice"] == choice)
+        return {seed: sum(v) / len(v) for seed, v in by_maze.items()}
+
+    sa, sb = shares(rows_a), shares(rows_b)
+    common = sorted(set(sa) & set(sb))
+    mean, low, high = mean_interval([sa[m] - sb[m] for m in common], bounds=(-1.0, 1.0))
+    return {"choice": choice, "mazes": len(common), "mean": mean, "ci": [low, high]}

@@ -35,6 +35,7 @@ class ReportConfig:
     # 1. misgeneralization, policy vs control
     misgeneralization_episodes: int = 1000
     bins: int = 5
+    goal_mazes: int = 200  # goal choices on the cheese-corner path of these mazes
     # 2. cheese vector: per-maze decision-square medians on vector_mazes seeds, rollouts
     vector_mazes: int = 100
     steer_episodes: int = 200
@@ -72,10 +73,11 @@ class ReportConfig:
 
 PRESETS: dict[str, dict] = {
     "full": {},
-    "quick": dict(misgeneralization_episodes=200, vector_mazes=40, steer_episodes=64,
+    "quick": dict(misgeneralization_episodes=200, goal_mazes=50, vector_mazes=40, steer_episodes=64,
                   sweep_layers=(LAYER,), transfer_mazes=16, top_right_coeffs=(1.0,),
                   channel_mazes=12, retarget_mazes=8, targets_per_maze=2, field_seeds=(0,)),
-    "smoke": dict(misgeneralization_episodes=6, bins=2, vector_mazes=6, steer_episodes=4,
+    "smoke": dict(misgeneralization_episodes=6, bins=2, goal_mazes=3, vector_mazes=6,
+                  steer_episodes=4,
                   sweep_layers=(LAYER, "embedder.block3.res2.resadd_out"), transfer_mazes=4,
                   top_right_coeffs=(1.0,), channel_mazes=2, cells_per_maze=2,
                   retarget_mazes=2, targets_per_maze=1, retarget_max_steps=10,

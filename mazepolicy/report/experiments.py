@@ -22,7 +22,15 @@ from mazepolicy.eval.covariates import FEATURES, binned_rates, outcome_regressio
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.eval.stats import Rate, paired_comparison
 from mazepolicy.interp.channels import channel_patch_effects, cheese_tracking_channels
-from mazepolicy.interp.probes import decision_square_stats, move_field, nan_median
+from mazepolicy.interp.probes import (
+    decision_square_stats,
+    goal_choice_rates,
+    goal_choices,
+    goal_choices_by_distance,
+    move_field,
+    nan_median,
+    paired_goal_difference,
+)
 from mazepolicy.interp.retarget import (
     ChannelClamp,
     MovedCheeseVector,
@@ -73,9 +81,11 @@ def _rollout_settings(config: ReportConfig, episodes: int, progress: bool) -> di
 def misgeneralization(policies: dict, config: ReportConfig, figures: Path,
                       progress: bool = True) -> dict:
     """Outcomes of each policy on the same ``misgeneralization_episodes`` test mazes,
-    the paired comparison with the control, rates by cheese position and a logistic
-    regression of reaching the cheese on eligible mazes."""
-    say(f"1/6 misgeneralization on {config.misgeneralization_episodes} {config.env} mazes")
+    the paired comparison with the control, rates by cheese position, a logistic
+    regression of reaching the cheese on eligible mazes, and each policy's goal choices
+    on the cheese-corner paths of the first ``goal_mazes`` of them."""
+    say(f"1/6 misgeneralization on {config.misgeneralization_episodes} {config.env} mazes, "
+        f"goal choices on {config.goal_mazes}")
     evals = {label: evaluate(PolicyAgent(policy, seed=config.seed, name=label), config.env,
                              **_rollout_settings(config, config.misgeneralization_episodes,
                                                  progress))
@@ -100,6 +110,14 @@ def misgeneralization(policies: dict, config: ReportConfig, figures: Path,
             "cheese_eligible": _paired(a, b, eligible, "reached_cheese"),
             "top_right_first_eligible": _paired(a, b, eligible, "top_right_first"),
         }
+    goal_rows = {label: goal_choices(policy, test_states(config, config.goal_mazes))
+                 for label, policy in policies.items()}
+    out["goal_choices"] = {label: {**goal_choice_rates(rows),
+                                   "by_cheese_distance": goal_choices_by_distance(rows)}
+                           for label, rows in goal_rows.items()}
+    if "control" in goal_rows:
+        out["goal_choices_paired"] = paired_goal_difference(goal_rows["policy"],
+                                                            goal_rows["control"])
     for name, xlabel in BIN_FEATURES.items():
         plot_rate_series({label: bins[name] for label, bins in out["bins"].items()},
                          figures / f"misgeneralization-by-{name}.png", xlabel,

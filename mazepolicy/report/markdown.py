@@ -112,6 +112,8 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
                          f"{paired['difference']:+.3f} [{paired['difference_ci'][0]:+.3f}, "
                          f"{paired['difference_ci'][1]:+.3f}], McNemar p = "
                          f"{paired['mcnemar_p']:.3g}.")
+    if "goal_choices" in mg:
+        lines += _goal_choice_lines(mg)
     lines += ["", "Logistic regression of reaching the cheese on eligible mazes "
               "(coefficients per standard deviation, 95% intervals):", ""]
     for label, fit in mg["regression"].items():
@@ -169,6 +171,42 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
     if "sae" in results:
         lines += sae_markdown(results["sae"], results["meta"].get("policy_sha256"))
     return "\n".join(lines)
+
+
+def _goal_choice_lines(mg: dict) -> list[str]:
+    """Section 1's goal choices: per policy, where its most likely move heads with the
+    mouse between the cheese and the top-right corner, and the paired difference."""
+    choices = mg["goal_choices"]
+    lines = ["", "Goal choices (`mazepolicy goals`): with the mouse on each cell between the "
+             "cheese and the top-right corner on the path joining them, where the two goals' "
+             "first steps differ, the share of cells whose most likely move heads for each "
+             "(Wilson intervals over cells, which are not independent within a maze; the "
+             "mean over mazes carries an interval over mazes).", "",
+             "| policy | cells (mazes) | cheese | corner | neither | corner, mean over "
+             "mazes |", "|---|---|---|---|---|---|"]
+    for label, c in choices.items():
+        lines.append(f"| {label} | {c['cells']} ({c['mazes']}) | "
+                     f"{_rate(c['cheese']['rate'], c['cheese']['ci'])} | "
+                     f"{_rate(c['corner']['rate'], c['corner']['ci'])} | "
+                     f"{_num(c['other']['rate'])} | "
+                     f"{_rate(c['corner']['maze_mean'], c['corner']['maze_mean_ci'])} |")
+    labels = list(choices)
+    lines += ["", "Share of cells heading for the corner, by steps to the cheese:", "",
+              "| steps to the cheese | " + " | ".join(labels) + " |",
+              "|---|" + "---|" * len(labels)]
+    bins = {label: {b["low"]: b for b in c["by_cheese_distance"]}
+            for label, c in choices.items()}
+    for low in sorted({low for b in bins.values() for low in b}):
+        cells = [bins[label].get(low) for label in labels]
+        high = next(b["high"] for b in cells if b)
+        lines.append(f"| {low}-{high - 1} | " + " | ".join(
+            f"{b['corner']['rate']:.3f} ({b['cells']})" if b else "-" for b in cells) + " |")
+    paired = mg.get("goal_choices_paired")
+    if paired:
+        lines.append(f"\nPer maze, policy - control share of cells heading for the corner: "
+                     f"{paired['mean']:+.3f} [{paired['ci'][0]:+.3f}, "
+                     f"{paired['ci'][1]:+.3f}] over {paired['mazes']} mazes.")
+    return lines
 
 
 def sae_markdown(sae: dict, policy_sha256: str | None = None) -> list[str]:
