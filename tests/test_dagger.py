@@ -700,3 +700,6 @@ def test_training_curves_figure(tmp_path):
     out = plot_training_curves(tmp_path / "run", tmp_path / "curves.png")
     image = iio.imread(out)
     assert image.ndim == 3 and image.shape[1] > 2 * image.shape[0]  # three panels side by side
+    (tmp_path / "run" / "eval.jsonl").unlink()  # a run that never evaluated still plots
+    no_eval = iio.imread(plot_training_curves(tmp_path / "run", tmp_path / "no-eval.png"))
+    assert no_eval.shape == image.shape and not np.array_equal(no_eval, image)

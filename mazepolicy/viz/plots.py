@@ -145,7 +145,8 @@ def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
     fresh frames before training on them (where logged), and from
     each evaluation on held-out mazes the learner's agreement with the expert on its own
     states and its cheese rates (with Wilson 95% intervals) per evaluation variant,
-    against updates (bottom axis) and training hours (top axis)."""
+    against updates (bottom axis) and training hours (top axis). A run without
+    evaluations says so in the cheese-rate panel."""
     run_dir = Path(run_dir)
     metrics, evals = _read_rows(run_dir / "metrics.jsonl"), _read_rows(run_dir / "eval.jsonl")
     if not metrics:
@@ -174,6 +175,9 @@ def plot_training_curves(run_dir: str | Path, path: str | Path) -> Path:
         axes[2].errorbar(at, rate, yerr=np.vstack([rate - ci[:, 0], ci[:, 1] - rate]),
                          marker="o", capsize=3,
                          label=f"{name} ({results[-1]['episodes']} mazes)")
+    if not evals:
+        axes[2].text(0.5, 0.5, "no held-out evaluation in this run", ha="center",
+                     va="center", transform=axes[2].transAxes, color="0.4")
     axes[1].set_title("agreement with the expert's move")
     axes[2].set_title("P(reach cheese), sampled actions, held-out mazes")
     for ax in axes:
