@@ -194,15 +194,10 @@ def goal_choice_rates(rows: list[dict]) -> dict:
         >>> rates["corner"]["rate"], rates["corner"]["maze_mean"], rates["mazes"]
         (0.6666666666666666, 0.75, 2)
     """
-    by_maze: dict[int, list[dict]] = {}
-    for r in rows:
-        by_maze.setdefault(r["level_seed"], []).append(r)
-    out = {"cells": len(rows), "mazes": len(by_maze)}
+    out = {"cells": len(rows), "mazes": len({r["level_seed"] for r in rows})}
     for choice in GOAL_CHOICES:
         k = sum(r["choice"] == choice for r in rows)
-        shares = [sum(r["choice"] == choice for r in cells) / len(cells)
-                  for cells in by_maze.values()]
-        mean, low, high = mean_interval(shares)
+        mean, low, high = mean_interval(list(_maze_shares(rows, choice).values()))
         out[choice] = {"rate": k / len(rows) if rows else float("nan"),
                        "ci": list(wilson_interval(k, len(rows))),
                        "maze_mean": mean, "maze_mean_ci": [low, high]}
@@ -270,13 +265,16 @@ def paired_goal_difference(rows_a: list[dict], rows_b: list[dict],
         >>> paired_goal_difference(a, b)["mean"]
         0.5
     """
-    def shares(rows):
-        by_maze: dict[int, list[bool]] = {}
-        for r in rows:
-            by_maze.setdefault(r["level_seed"], []).append(r["choice"] == choice)
-        return {seed: sum(v) / len(v) for seed, v in by_maze.items()}
-
-    sa, sb = shares(rows_a), shares(rows_b)
+    sa, sb = _maze_shares(rows_a, choice), _maze_shares(rows_b, choice)
     common = sorted(set(sa) & set(sb))
     mean, low, high = mean_interval([sa[m] - sb[m] for m in common], bounds=(-1.0, 1.0))
     return {"choice": choice, "mazes": len(common), "mean": mean, "ci": [low, high]}
+
+
+def _maze_shares(rows: list[dict], choice: str) -> dict[int, float]:
+    """Per level seed of :func:`goal_choices` rows, the share of its cells making
+    ``choice``."""
+    by_maze: dict[int, list[bool]] = {}
+    for r in rows:
+        by_maze.setdefault(r["level_seed"], []).append(r["choice"] == choice)
+    return {seed: sum(v) / len(v) for seed, v in by_maze.items()}

@@ -110,8 +110,8 @@ def misgeneralization(policies: dict, config: ReportConfig, figures: Path,
             "cheese_eligible": _paired(a, b, eligible, "reached_cheese"),
             "top_right_first_eligible": _paired(a, b, eligible, "top_right_first"),
         }
-    goal_rows = {label: goal_choices(policy, test_states(config, config.goal_mazes))
-                 for label, policy in policies.items()}
+    goal_states = test_states(config, config.goal_mazes)
+    goal_rows = {label: goal_choices(policy, goal_states) for label, policy in policies.items()}
     out["goal_choices"] = {label: {**goal_choice_rates(rows),
                                    "by_cheese_distance": goal_choices_by_distance(rows)}
                            for label, rows in goal_rows.items()}
