@@ -22,7 +22,6 @@ from mazepolicy.interp.probes import (
     action_probabilities,
     goal_choices,
     move_probability,
-    with_mouse,
 )
 from mazepolicy.interp.retarget import ChannelClamp, MovedCheeseVector, retargeting_rollouts
 from mazepolicy.interp.steer import composition_experiment
@@ -90,7 +89,7 @@ def test_patching_the_whole_layer_equals_removing_the_cheese(policy, states):
         if square is None:
             continue
         step = shortest_path(state.free, square, state.cheese_cell)[1]
-        probe = with_mouse(state, square)
+        probe = state.with_mouse(square)
         blank = probe.copy()
         blank.set_cheese(None)
         probes.append(probe)

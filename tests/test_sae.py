@@ -15,7 +15,6 @@ from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.envs import Anywhere
 from mazepolicy.envs.levels import level_states
 from mazepolicy.eval.evaluate import evaluate
-from mazepolicy.interp.probes import with_mouse
 from mazepolicy.interp.retarget import ChannelClamp, compare_edits, retargeting_rollouts
 from mazepolicy.interp.sae import (
     SAEConfig,
@@ -91,7 +90,7 @@ def exact_sae(channels: int) -> SparseAutoencoder:
 def test_an_exact_sae_spliced_in_changes_nothing(policy):
     sae = exact_sae(32)
     states = level_states(range(4), Anywhere(), "easy")
-    probes = [with_mouse(s, (0, 0)) for s in states]
+    probes = [s.with_mouse((0, 0)) for s in states]
     kl = spliced_kl(policy, sae, LAYER, "position", probes)
     assert kl["kl_spliced"] == pytest.approx(0.0, abs=1e-6) and kl["kl_mean_ablated"] > 0
     acts = activations(policy, probes, LAYER)  # (4, 32, 8, 8)
@@ -177,7 +176,7 @@ def test_collected_samples_are_the_layers_activations(policy, tmp_path):
     mouse = (int(shard["mouse_x"][0]), int(shard["mouse_y"][0]))
     assert first.free[mouse[1], mouse[0]] and mouse != first.cheese_cell
     assert (int(shard["cheese_x"][0]), int(shard["cheese_y"][0])) == first.cheese_cell
-    expected = activations(policy, [with_mouse(first, mouse)], LAYER)[0]  # (32, 8, 8)
+    expected = activations(policy, [first.with_mouse(mouse)], LAYER)[0]  # (32, 8, 8)
     assert torch.allclose(shard[LAYER][0].float(), expected, atol=1e-2, rtol=1e-2)  # fp16
     samples, meta = as_samples(shard, LAYER, "position")
     assert samples.shape == (4 * 64, 32)

@@ -140,9 +140,10 @@ def _analyze(args) -> int:
 
     sha = weights_sha256(args.policy)
     heldout = read_manifest(args.heldout)
+    saes = {folder: load_sae(folder) for folder in args.sae}
     check_same_policy(args.policy, sha, {f"held-out activations {args.heldout}": heldout,
-                                          **{f"SAE {folder}": load_sae(folder).card["source"]
-                                             for folder in args.sae}})
+                                          **{f"SAE {folder}": trained.card["source"]
+                                             for folder, trained in saes.items()}})
     policy = load_network(args.policy)
     settings = dict(episodes=args.episodes, seed=heldout["seed"],
                     max_steps=args.max_steps, progress=not args.no_progress)
@@ -162,7 +163,7 @@ def _analyze(args) -> int:
             line += "; reach target: " + ", ".join(
                 f"{name} {rate['rate']:.2f}" for name, rate in r["retargeting"]["success"].items())
         print(line)
-    figures = [str(p) for p in _figures(policy, results, args.figures, args.env)
+    figures = [str(p) for p in _figures(policy, results, saes, args.figures, args.env)
                ] if args.figures else []
     atomic_write_text(args.json, json_dumps({"command": _analyze_command(args),
                                              "policy_sha256": sha,
@@ -188,16 +189,16 @@ def _analyze_command(args) -> str:
     return shlex.join(words + (["--figures", args.figures] if args.figures else []))
 
 
-def _figures(policy, results: list[dict], folder: str, env: str) -> list:
+def _figures(policy, results: list[dict], saes: dict, folder: str, env: str) -> list:
     """Per SAE: its most cheese-localising features' maps on the first held-out maze,
-    retargeting by distance and the clamp sweep; across SAEs: the dictionary-size sweep."""
+    retargeting by distance and the clamp sweep; across SAEs: the dictionary-size sweep.
+    ``saes``: the loaded SAEs by folder, as ``results`` name them."""
     from pathlib import Path
 
     from mazepolicy.envs.frames import render_states
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.sae.metrics import feature_maps
-    from mazepolicy.interp.sae.train import load_sae
     from mazepolicy.interp.vectors import activations
     from mazepolicy.viz.charts import (
         plot_clamp_sweep,
@@ -213,7 +214,7 @@ def _figures(policy, results: list[dict], folder: str, env: str) -> list:
         if "localisation" not in r:
             continue
         name = Path(r["sae"]).name
-        sae = load_sae(r["sae"]).model
+        sae = saes[r["sae"]].model
         seed = r["seed"]
         state = next(s for s in level_states(range(seed, seed + 50), variant.placement(),
                                              variant.distribution_mode) if s.cheese_cell)

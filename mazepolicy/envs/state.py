@@ -667,6 +667,17 @@ class MazeState:
         self.entities[0]["x"] = wx + 0.5
         self.entities[0]["y"] = wy + 0.5
 
+    def with_mouse(self, cell: Cell) -> MazeState:
+        """A copy of this state with the mouse at inner cell ``cell`` = (x, y) (x right,
+        y up, (0, 0) the start cell) and the clock restarted; this state is unchanged.
+
+        Raises ``ValueError`` as :meth:`set_mouse` does.
+        """
+        out = self.copy()
+        out.set_mouse(cell)
+        out.cur_time = 0
+        return out
+
     # --------------------------------------------------------------- cheese
     @property
     def cheese_cell(self) -> Cell | None:

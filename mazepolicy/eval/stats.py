@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -96,6 +97,21 @@ def mean_interval(values, z: float = Z95,
         return m, low, high
     half = z * statistics.stdev(values) / math.sqrt(len(values))
     return m, max(low, m - half), min(high, m + half)
+
+
+def binned(rows: list[dict], key: str, edges: Sequence[int]):
+    """The ``[low, high)`` bins of ``edges`` with the ``rows`` whose ``key`` falls in
+    each, as ``(low, high, inside)``; empty bins are left out.
+
+    Example:
+        >>> rows = [{"d": 1}, {"d": 2}, {"d": 7}]
+        >>> [(low, high, len(inside)) for low, high, inside in binned(rows, "d", [0, 5, 10, 20])]
+        [(0, 5, 2), (5, 10, 1)]
+    """
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = [r for r in rows if low <= r[key] < high]
+        if inside:
+            yield low, high, inside
 
 
 def paired_comparison(a: list[bool], b: list[bool], z: float = Z95) -> PairedComparison:

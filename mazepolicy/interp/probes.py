@@ -25,7 +25,7 @@ from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path, top_right_corner
 from mazepolicy.envs.state import MazeState
-from mazepolicy.eval.stats import mean_interval, wilson_interval
+from mazepolicy.eval.stats import binned, mean_interval, wilson_interval
 
 _DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
 
@@ -51,14 +51,6 @@ def move_probability(probs: np.ndarray, delta: tuple[int, int]) -> np.ndarray:
     return probs[:, mask].sum(axis=1)
 
 
-def with_mouse(state: MazeState, cell: Cell) -> MazeState:
-    """A copy of ``state`` with the mouse at ``cell`` = (x, y), clock restarted."""
-    out = state.copy()
-    out.set_mouse(cell)
-    out.cur_time = 0
-    return out
-
-
 def decision_probe(state: MazeState) -> tuple[MazeState, tuple[int, int]] | None:
     """``state`` with the mouse on its decision square, and the move (dx, dy) onto the
     next cell of the shortest path to the cheese; None without cheese or a decision
@@ -68,7 +60,7 @@ def decision_probe(state: MazeState) -> tuple[MazeState, tuple[int, int]] | None
     if square is None:
         return None
     step = shortest_path(state.free, square, cheese)[1]
-    return with_mouse(state, square), (step[0] - square[0], step[1] - square[1])
+    return state.with_mouse(square), (step[0] - square[0], step[1] - square[1])
 
 
 def nan_median(values) -> float:
@@ -99,7 +91,7 @@ def decision_square_stats(policy, states: Sequence[MazeState]) -> list[dict]:
         n = state.maze_dim
         to_cheese = shortest_path(free, square, cheese)[1]
         to_corner = shortest_path(free, square, (n - 1, n - 1))[1]
-        probes.append(with_mouse(state, square))
+        probes.append(state.with_mouse(square))
         rows.append({"level_seed": state.level_seed, "decision_square": square,
                      "cheese_step": to_cheese, "top_right_step": to_corner})
     probs = action_probabilities(policy, probes)
@@ -159,7 +151,7 @@ def goal_choices(policy, states: Sequence[MazeState]) -> list[dict]:
         path = shortest_path(state.free, cheese, top_right_corner(state.free))
         for i in range(1, len(path) - 1):
             (x, y), back, ahead = path[i], path[i - 1], path[i + 1]
-            probes.append(with_mouse(state, (x, y)))
+            probes.append(state.with_mouse((x, y)))
             rows.append({"level_seed": state.level_seed, "cell": (x, y), "d_cheese": i,
                          "d_corner": len(path) - 1 - i,
                          "cheese_step": (back[0] - x, back[1] - y),
@@ -210,7 +202,7 @@ def move_field(policy, state: MazeState) -> dict[Cell, tuple[float, float, float
     """The policy's probability of moving right, up, left and down (:data:`MOVES`; the
     rest stays put) with the mouse at each free cell (x, y), the cheese cell excluded."""
     cells = [c for c in free_cells(state.free) if c != state.cheese_cell]
-    probs = action_probabilities(policy, [with_mouse(state, c) for c in cells])
+    probs = action_probabilities(policy, [state.with_mouse(c) for c in cells])
     moves = np.stack([move_probability(probs, d) for d in MOVES], axis=1)  # (cells, 4)
     return {c: tuple(float(p) for p in row) for c, row in zip(cells, moves, strict=True)}
 
@@ -245,12 +237,8 @@ def goal_choices_by_distance(rows: list[dict],
         >>> [(b["low"], b["cells"], b["corner"]["rate"]) for b in goal_choices_by_distance(rows)]
         [(1, 1, 0.0), (5, 1, 1.0)]
     """
-    out = []
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = [r for r in rows if low <= r["d_cheese"] < high]
-        if inside:
-            out.append({"low": low, "high": high, **goal_choice_rates(inside)})
-    return out
+    return [{"low": low, "high": high, **goal_choice_rates(inside)}
+            for low, high, inside in binned(rows, "d_cheese", edges)]
 
 
 def paired_goal_difference(rows_a: list[dict], rows_b: list[dict],

@@ -41,7 +41,6 @@ from safetensors.torch import save as save_safetensors_bytes
 from mazepolicy.agents.steered import add_vector_hook, check_coeff
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.state import FREE, MazeState
-from mazepolicy.interp.probes import with_mouse
 from mazepolicy.io import atomic_write_bytes, atomic_write_text
 
 
@@ -100,7 +99,7 @@ def cheese_vector(policy, states: Sequence[MazeState], layer: str) -> SteeringVe
     for state in states:
         if state.cheese_cell is None:
             raise ValueError(f"level {state.level_seed} has no cheese to remove")
-        a = with_mouse(state, (0, 0))
+        a = state.with_mouse((0, 0))
         b = a.copy()
         b.set_cheese(None)
         with_cheese.append(a)
@@ -133,7 +132,7 @@ def with_top_right_corridor(state: MazeState) -> MazeState:
 
 def top_right_vector(policy, states: Sequence[MazeState], layer: str) -> SteeringVector:
     """Top-right vector averaged over ``states``; mouse at the start cell (0, 0)."""
-    base = [with_mouse(s, (0, 0)) for s in states]
+    base = [s.with_mouse((0, 0)) for s in states]
     opened = [with_top_right_corridor(s) for s in base]
     vec = contrast_vector(policy, opened, base, layer)
     vec.metadata = {"kind": "top_right", "level_seeds": [s.level_seed for s in states]}

@@ -43,7 +43,6 @@ from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.geometry import free_cells
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.variants import load_variant
-from mazepolicy.interp.probes import with_mouse
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 META_KEYS = ("level_seed", "mouse_x", "mouse_y", "cheese_x", "cheese_y", "maze_dim")
@@ -63,7 +62,7 @@ def _frames(variant: str, mazes: int, seed: int, positions_per_maze: int | None)
                 picks = sorted(rng.choice(len(cells), positions_per_maze, replace=False))
                 cells = [cells[i] for i in picks]
             for cell in cells:
-                yield with_mouse(state, cell), (state.level_seed, cell[0], cell[1], cheese[0],
+                yield state.with_mouse(cell), (state.level_seed, cell[0], cell[1], cheese[0],
                                                 cheese[1], state.maze_dim)
 
 

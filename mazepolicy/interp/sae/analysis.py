@@ -34,7 +34,6 @@ from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.eval.evaluate import Evaluation, evaluate
 from mazepolicy.eval.stats import paired_comparison
-from mazepolicy.interp.probes import with_mouse
 from mazepolicy.interp.retarget import random_targets
 from mazepolicy.interp.sae.activations import as_samples, load_shard, read_manifest
 from mazepolicy.interp.sae.metrics import (
@@ -95,7 +94,7 @@ def analyze_sae(policy, sae_folder: str | Path, heldout: str | Path, variant: st
     for state in states[:kl_mazes]:  # the start and random free cells of each maze
         ys, xs = np.nonzero(state.free)
         picks = rng.choice(len(xs), size=min(8, len(xs)), replace=False)
-        probes += [with_mouse(state, (int(xs[i]), int(ys[i]))) for i in picks
+        probes += [state.with_mouse((int(xs[i]), int(ys[i]))) for i in picks
                    if (int(xs[i]), int(ys[i])) != state.cheese_cell]
     result["kl"] = spliced_kl(policy, sae, config.layer, config.layout, probes)
     settings = dict(episodes=episodes, seed=seed, max_steps=max_steps, progress=progress)

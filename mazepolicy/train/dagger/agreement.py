@@ -25,7 +25,7 @@ from mazepolicy.envs.actions import FIVE_ACTION_GROUPS, NUM_ACTIONS
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.geometry import bfs_distances, free_cells, greedy_action, top_right_corner
 from mazepolicy.envs.state import MazeState
-from mazepolicy.eval.stats import wilson_interval
+from mazepolicy.eval.stats import binned, wilson_interval
 
 # (15, 5): action -> its move group (left, down, up, right, noop)
 GROUPS = torch.zeros(NUM_ACTIONS, len(FIVE_ACTION_GROUPS))
@@ -120,11 +120,7 @@ def agreement_at_every_cell(policy, states: Sequence[MazeState],
                  and c != state.cheese_cell]  # the mouse cannot stand on the cheese
         if not cells:
             continue
-        placed = []
-        for cell in cells:
-            placed.append(state.copy())
-            placed[-1].set_mouse(cell)
-        frames = render_states(placed)  # (M, 64, 64, 3)
+        frames = render_states([state.with_mouse(cell) for cell in cells])  # (M, 64, 64, 3)
         probs = torch.softmax(policy(torch.from_numpy(frames).to(device))[0].float(), 1)
         moves = torch.tensor([greedy_action(to_goal, cell) for cell in cells])
         agree, p_expert = move_agreement(probs.cpu(), moves)
@@ -148,12 +144,10 @@ def bin_agreement(rows: list[dict], key: str, edges: list[int]) -> list[dict]:
         [(0, 1, 1.0), (5, 1, 0.0)]
     """
     out = []
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = [r for r in rows if low <= r[key] < high]
-        if inside:
-            agreed = sum(r["agree"] for r in inside)
-            out.append({"low": low, "high": high, "n": len(inside),
-                        "agreement": agreed / len(inside),
-                        "ci": list(wilson_interval(agreed, len(inside))),
-                        "p_expert": sum(r["p_expert"] for r in inside) / len(inside)})
+    for low, high, inside in binned(rows, key, edges):
+        agreed = sum(r["agree"] for r in inside)
+        out.append({"low": low, "high": high, "n": len(inside),
+                    "agreement": agreed / len(inside),
+                    "ci": list(wilson_interval(agreed, len(inside))),
+                    "p_expert": sum(r["p_expert"] for r in inside) / len(inside)})
     return out
