@@ -5,6 +5,7 @@ caps and teleports, exact resume, the run directory, expert agreement, ``--init`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
@@ -18,12 +19,13 @@ from safetensors.torch import load_file
 from mazepolicy.agents.policy import PolicyAgent
 from mazepolicy.agents.scripted import CheeseWalker, make_scripted_agent
 from mazepolicy.cli import main
+from mazepolicy.commands.demo import training_size
 from mazepolicy.envs import MazeVecEnv, TopRightRegion, geometry
 from mazepolicy.envs.levels import level_states
 from mazepolicy.envs.variants import load_variant
 from mazepolicy.eval.evaluate import evaluate
 from mazepolicy.io import json_dumps
-from mazepolicy.models.checkpoint import load_policy, save_policy
+from mazepolicy.models.checkpoint import load_policy, read_card, save_policy
 from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.dagger import DaggerConfig, DaggerTrainer
 from mazepolicy.train.dagger.agreement import (
@@ -649,6 +651,39 @@ def test_init_starts_dagger_and_ppo_from_the_given_weights(tmp_path, capsys):
     assert main(["train", "--agent", "dagger-tiny", "--out", str(tmp_path / "cli"),
                  "--init", wide, "--no-progress"]) == 2
     assert "has scale 2, the config 1" in capsys.readouterr().err
+
+
+def test_a_run_from_init_records_its_lineage_and_keeps_it_on_resume(tmp_path):
+    """The card of a run started with ``init`` lists the init card's lineage, then the
+    init weights themselves (path, SHA-256, counts); a resumed run keeps the lineage it
+    began with even if the init file has been replaced since."""
+    init = tmp_path / "init.safetensors"
+    older = {"weights": "older.safetensors", "frames": 64}
+    save_policy(ImpalaPolicy(), init, {"trainer": "mazepolicy-dagger", "env": "maze-easy",
+                                       "frames": 640, "rounds": 10, "config": {},
+                                       "lineage": [older]})
+    sha = hashlib.sha256(init.read_bytes()).hexdigest()
+    expected = [older, {"weights": str(init), "weights_sha256": sha,
+                        "trainer": "mazepolicy-dagger", "env": "maze-easy", "frames": 640,
+                        "rounds": 10}]
+    config = TINY.replace(init=str(init), total_frames=2 * 64)
+    with DaggerTrainer(config, tmp_path / "dagger", progress=False) as first:
+        first.train()
+    assert read_card(tmp_path / "dagger" / "policy.safetensors")["lineage"] == expected
+    save_policy(ImpalaPolicy(), init, {"frames": 1})  # the init file replaced meanwhile
+    with DaggerTrainer(config.replace(total_frames=3 * 64), tmp_path / "dagger",
+                       resume=True, progress=False) as resumed:
+        resumed.train()
+    card = read_card(tmp_path / "dagger" / "policy.safetensors")
+    assert card["lineage"] == expected and card["frames"] == 3 * 64
+    assert training_size(card) == "192 labelled frames, after 2 earlier runs (704 labelled frames)"
+    imitation = str(tmp_path / "dagger" / "policy.safetensors")
+    with Trainer(PPO_TINY.replace(init=imitation), tmp_path / "ppo", progress=False) as ppo:
+        ppo.train()
+    ppo_card = read_card(tmp_path / "ppo" / "policy.safetensors")
+    assert [e["frames"] for e in ppo_card["lineage"]] == [64, 640, 192]
+    assert ppo_card["lineage"][-1]["weights"] == imitation
+    assert training_size(ppo_card) == "64 env steps, after 3 earlier runs (896 labelled frames)"
 
 
 # ------------------------------------------------------------------------- learning

@@ -70,3 +70,37 @@ def test_export_refuses_a_bad_name_and_a_missing_run(run_dir, tmp_path, capsys):
     assert "--name" in capsys.readouterr().err
     assert main([*base, "--run", str(tmp_path / "nowhere"), "--name", "ok"]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_export_after_records_the_earlier_runs_and_checks_the_init_chain(run_dir, tmp_path,
+                                                                         capsys):
+    """``--after`` writes one lineage entry per earlier run (weights, SHA-256, counts);
+    it is refused where the run's ``init`` file holds other weights than the last
+    earlier run's, and where the card records its lineage already."""
+    import hashlib
+
+    earlier = tmp_path / "earlier"
+    save_policy(ImpalaPolicy(), earlier / "policy.safetensors",
+                {"trainer": "mazepolicy-dagger", "frames": 500, "rounds": 7, "config": {}})
+    policy, card = load_policy(run_dir / "policy.safetensors")
+    card["config"]["init"] = str(earlier / "policy.safetensors")
+    save_policy(policy, run_dir / "policy.safetensors", card)
+    base = ["export", "--run", str(run_dir), "--status", "x", "--out", str(tmp_path / "out"),
+            "--episodes", "2", "--max-steps", "10", "--env", ENV, "--no-progress"]
+    assert main([*base, "--name", "chained", "--after", str(earlier)]) == 0
+    _, shipped = load_policy(tmp_path / "out" / "chained.safetensors")
+    sha = hashlib.sha256((earlier / "policy.safetensors").read_bytes()).hexdigest()
+    assert shipped["lineage"] == [{"weights": str(earlier / "policy.safetensors"),
+                                   "weights_sha256": sha, "trainer": "mazepolicy-dagger",
+                                   "frames": 500, "rounds": 7}]
+    assert "--after" in shipped["evaluation"]["command"]
+
+    other = tmp_path / "other"
+    save_policy(ImpalaPolicy(scale=2), other / "policy.safetensors", {"frames": 1})
+    capsys.readouterr()
+    assert main([*base, "--name", "wrong", "--after", str(other)]) == 2
+    assert "now holds other weights" in capsys.readouterr().err
+    card["lineage"] = shipped["lineage"]
+    save_policy(policy, run_dir / "policy.safetensors", card)
+    assert main([*base, "--name", "twice", "--after", str(earlier)]) == 2
+    assert "records its lineage already" in capsys.readouterr().err

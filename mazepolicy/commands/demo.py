@@ -98,12 +98,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def training_size(card: dict) -> str:
-    """How much training a card records: PPO env steps or DAgger labelled frames.
+    """How much training a card records: PPO env steps or DAgger labelled frames, and
+    what the runs in its ``lineage`` (the runs its weights continue) cost before it.
 
     Example:
         >>> training_size({"frames": 491520}), training_size({"global_step": 100})
         ('491,520 labelled frames', '100 env steps')
+        >>> training_size({"frames": 100, "lineage": [{"frames": 300}, {"frames": 600}]})
+        '100 labelled frames, after 2 earlier runs (900 labelled frames)'
     """
+    own = _run_size(card)
+    earlier = card.get("lineage", [])
+    if not earlier:
+        return own
+    steps = sum(e.get("global_step") or 0 for e in earlier)
+    frames = sum(e.get("frames") or 0 for e in earlier if e.get("global_step") is None)
+    spent = " and ".join(f"{n:,} {unit}" for n, unit in ((frames, "labelled frames"),
+                                                         (steps, "env steps")) if n)
+    runs = f"{len(earlier)} earlier run" + ("s" if len(earlier) > 1 else "")
+    return f"{own}, after {runs} ({spent or 'size not recorded'})"
+
+
+def _run_size(card: dict) -> str:
+    """The training size of the card's own run."""
     if card.get("global_step") is not None:
         return f"{card['global_step']:,} env steps"
     if card.get("frames") is not None:

@@ -4,7 +4,9 @@ holding the run's training record and a fresh evaluation against a random agent.
 Writes ``OUT/NAME.safetensors`` and ``OUT/NAME.json``. The card keeps what the run's
 card says (trainer, recipe config, frames, updates, wall time, machine, torch, git sha),
 adds ``name``, ``status`` (your one-paragraph description), ``source`` (the run and
-checkpoint) and ``evaluation``: per variant, the policy's and a random agent's outcome
+checkpoint), ``lineage`` for a run trained before trainers recorded it (``--after``: the
+earlier runs its weights continue, each with its weights' SHA-256 and its card's counts)
+and ``evaluation``: per variant, the policy's and a random agent's outcome
 rates on the same seeded mazes with Wilson 95% intervals, their paired comparison, the
 command that measured it and how many of those mazes the run trained on (DAgger runs
 log their training mazes).
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="first level seed, and the agents' sampling seed")
     parser.add_argument("--max-steps", type=positive_int, default=500, help="episode cap")
+    parser.add_argument("--after", nargs="+", default=[], metavar="RUN",
+                        help="the earlier runs (folders, oldest first) whose weights this "
+                        "run continues, for a run whose card does not record its lineage")
     parser.add_argument("--force", action="store_true", help="overwrite an existing NAME")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{out} exists; pass --force to replace it")
     policy, card = load_policy(weights)
     config = card.get("config", {})
+    if args.after:
+        card["lineage"] = earlier_runs(args.after, run_dir, card)
     variants = args.env or list(dict.fromkeys(
         [v for v in (card.get("env"), config.get("eval_env")) if v]))
     if not variants:
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                "--max-steps", str(args.max_steps), "--env", *variants]
     if args.checkpoint:
         command += ["--checkpoint", args.checkpoint]
+    if args.after:
+        command += ["--after", *args.after]
     card.pop("weights_sha256", None)  # save_policy writes the new file's own
     if "eval" in card:  # the trainer's last small held-out evaluation
         card["training_eval"] = card.pop("eval")
@@ -104,3 +113,27 @@ def training_mazes(source: Path) -> list[int]:
         return []
     tensors = load_file(state)
     return tensors["mazes_seen"].tolist() if "mazes_seen" in tensors else []
+
+
+def earlier_runs(runs: list[str], run_dir: Path, card: dict) -> list[dict]:
+    """Lineage entries for the run folders ``runs`` (oldest first) that the run in
+    ``run_dir`` (whose weights' card is ``card``) continues. ``ValueError`` if the card
+    records its lineage already, or where a run's config names an ``init`` file that
+    still exists and is not the previous run's weights."""
+    from mazepolicy.models.checkpoint import read_card
+    from mazepolicy.train.common.run_dir import lineage_entry
+
+    if card.get("lineage"):
+        raise ValueError(f"{run_dir}'s card records its lineage already; drop --after")
+    entries, chain = [], [*map(Path, runs), run_dir]
+    for earlier, later in zip(chain[:-1], chain[1:], strict=True):
+        weights = earlier / "policy.safetensors"
+        entries.append(lineage_entry(weights, read_card(weights)))
+        init = (card if later == run_dir else read_card(later / "policy.safetensors")
+                ).get("config", {}).get("init")
+        if init and Path(init).is_file() and (
+                lineage_entry(init, {})["weights_sha256"] != entries[-1]["weights_sha256"]):
+            raise ValueError(f"{later} started from {init}, which now holds other weights "
+                             f"than {weights}: --after names the wrong runs, or {init} "
+                             "was replaced since")
+    return entries

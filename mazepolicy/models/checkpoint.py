@@ -83,6 +83,8 @@ CARD_SCHEMA = {
     "iteration": (_count, "an int >= 0"),
     "train_seconds": (_number_or_null, "a number or null"),
     "sps": (_number_or_null, "a number or null"),
+    "lineage": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
+                "a list of objects"),
 }
 
 

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -140,10 +141,24 @@ def load_optimizer_tensors(optimizer, tensors: dict, keys: tuple[str, ...], path
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def initial_weights(path: str, scale: int) -> dict:
-    """The state dict of the checkpoint ``path`` a run starts from (``init``);
-    ``ValueError`` if its scale is not the run's ``scale``."""
-    policy, _ = load_policy(path)
+LINEAGE_FIELDS = ("name", "trainer", "env", "rounds", "frames", "iteration", "global_step",
+                  "updates", "train_seconds", "git_sha")
+
+
+def load_init(path: str, scale: int) -> tuple[dict, list[dict]]:
+    """The state dict of the checkpoint ``path`` a run starts from (``init``), and the
+    run's lineage: the init card's own ``lineage`` (oldest first) plus one entry for
+    the init weights (their path, SHA-256 and the card's counts), so a card says what
+    every run before it cost. ``ValueError`` if its scale is not the run's ``scale``."""
+    policy, card = load_policy(path)
     if policy.scale != scale:
         raise ValueError(f"init {path} has scale {policy.scale}, the config {scale}")
-    return policy.state_dict()
+    return policy.state_dict(), [*card.get("lineage", []), lineage_entry(path, card)]
+
+
+def lineage_entry(weights: str | Path, card: dict) -> dict:
+    """One run in a lineage: its ``weights`` path and SHA-256, and the counts of their
+    ``card`` (:data:`LINEAGE_FIELDS` that it has)."""
+    sha = hashlib.sha256(read_file_bytes(Path(weights), "weights file")).hexdigest()
+    return {"weights": str(weights), "weights_sha256": sha,
+            **{k: card[k] for k in LINEAGE_FIELDS if k in card}}

@@ -49,7 +49,7 @@ from mazepolicy.models.devices import resolve_device
 from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.common.run_dir import (
     RunDirectory,
-    initial_weights,
+    load_init,
     load_optimizer_tensors,
     optimizer_tensors,
     read_checkpoint_file,
@@ -101,8 +101,10 @@ class DaggerTrainer:
         torch.set_num_threads(cfg.torch_threads or cores)
         torch.manual_seed(cfg.seed)
         self.policy = ImpalaPolicy(scale=cfg.scale)
+        self.lineage: list[dict] = []  # the runs these weights continue, oldest first
         if cfg.init:
-            self.policy.load_state_dict(initial_weights(cfg.init, cfg.scale))
+            weights, self.lineage = load_init(cfg.init, cfg.scale)
+            self.policy.load_state_dict(weights)
         self.policy.to(self.device).eval()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
         if env is None:
@@ -262,7 +264,8 @@ class DaggerTrainer:
         return {"env": self.config.env, "trainer": "mazepolicy-dagger",
                 **{k: summary[k] for k in ("rounds", "frames", "updates", "train_seconds",
                                            "distinct_mazes", "config", "eval", "machine",
-                                           "torch", "git_sha")}}
+                                           "torch", "git_sha")},
+                "lineage": self.lineage}
 
     def save_checkpoint(self) -> Path:
         """Write a complete checkpoint, then point ``checkpoints/latest`` at it and
@@ -296,8 +299,9 @@ class DaggerTrainer:
         if changed:
             raise ValueError(f"{path}: cannot resume with a different config; changed: "
                              f"{sorted(changed)}")
-        policy, _ = load_policy(path / "policy.safetensors", device=self.device)
+        policy, card = load_policy(path / "policy.safetensors", device=self.device)
         self.policy.load_state_dict(policy.state_dict())
+        self.lineage = card.get("lineage", self.lineage)  # as the run began, not as init is now
         optimizer = read_checkpoint_file(path / "optimizer.safetensors",
                                          load_safetensors_bytes)
         load_optimizer_tensors(self.optimizer, optimizer, ("step", "exp_avg", "exp_avg_sq"),

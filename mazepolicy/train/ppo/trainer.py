@@ -58,7 +58,7 @@ from mazepolicy.models.impala import ImpalaPolicy
 from mazepolicy.train.common.distributed import distributed_context
 from mazepolicy.train.common.run_dir import (
     RunDirectory,
-    initial_weights,
+    load_init,
     load_optimizer_tensors,
     optimizer_tensors,
     read_checkpoint_file,
@@ -169,8 +169,10 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.policy = ImpalaPolicy(scale=cfg.scale)
+        self.lineage: list[dict] = []  # the runs these weights continue, oldest first
         if cfg.init:
-            self.policy.load_state_dict(initial_weights(cfg.init, cfg.scale))
+            weights, self.lineage = load_init(cfg.init, cfg.scale)
+            self.policy.load_state_dict(weights)
         self.policy.to(self.device)
         self.act_model = self.train_model = self.policy
         if self.world > 1:
@@ -413,7 +415,8 @@ class Trainer:
     def _card(self) -> dict:
         return {"env": self.config.env, "global_step": self.global_step,
                 "iteration": self.iteration, "config": self.config.to_dict(),
-                "eval": self.last_eval, "git_sha": self.git_sha, "trainer": "mazepolicy-ppo"}
+                "eval": self.last_eval, "git_sha": self.git_sha, "trainer": "mazepolicy-ppo",
+                "lineage": self.lineage}
 
     def save_checkpoint(self) -> Path:
         """Write a complete checkpoint (every rank its own state), then point
@@ -467,8 +470,9 @@ class Trainer:
         if meta["world_size"] != self.world:
             raise ValueError(f"{path} was written by {meta['world_size']} ranks, not "
                              f"{self.world}")
-        policy, _ = load_policy(path / "policy.safetensors", device=self.device)
+        policy, card = load_policy(path / "policy.safetensors", device=self.device)
         self.policy.load_state_dict(policy.state_dict())
+        self.lineage = card.get("lineage", self.lineage)  # as the run began, not as init is now
         optimizer = read_checkpoint_file(path / "optimizer.safetensors", load_safetensors_bytes)
         load_optimizer_tensors(self.optimizer, optimizer, ("step", "exp_avg", "exp_avg_sq"),
                                path / "optimizer.safetensors")
