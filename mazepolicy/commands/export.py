@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from pathlib import Path
 
@@ -54,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import PolicyAgent
     from mazepolicy.eval.card import card_evaluation
+    from mazepolicy.io import json_dumps
     from mazepolicy.models.checkpoint import load_policy, save_policy
 
     if not set(args.name) <= NAME_CHARS:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 source={"run": str(run_dir), "weights": str(weights)},
                 evaluation={"command": shlex.join(command), "variants": evaluation})
     save_policy(policy, out, card)
-    print(json.dumps({name: {"policy": e["policy"]["cheese_rate"],
+    print(json_dumps({name: {"policy": e["policy"]["cheese_rate"],
                              "random": e["random_agent"]["cheese_rate"],
                              "misgeneralization": e["policy"]["misgeneralization_rate"]}
                       for name, e in evaluation.items()}, indent=2))
