@@ -120,6 +120,7 @@ def earlier_runs(runs: list[str], run_dir: Path, card: dict) -> list[dict]:
     ``run_dir`` (whose weights' card is ``card``) continues. ``ValueError`` if the card
     records its lineage already, or where a run's config names an ``init`` file that
     still exists and is not the previous run's weights."""
+    from mazepolicy.agents.policy import weights_sha256
     from mazepolicy.models.checkpoint import read_card
     from mazepolicy.train.common.run_dir import lineage_entry
 
@@ -131,8 +132,7 @@ def earlier_runs(runs: list[str], run_dir: Path, card: dict) -> list[dict]:
         entries.append(lineage_entry(weights, read_card(weights)))
         init = (card if later == run_dir else read_card(later / "policy.safetensors")
                 ).get("config", {}).get("init")
-        if init and Path(init).is_file() and (
-                lineage_entry(init, {})["weights_sha256"] != entries[-1]["weights_sha256"]):
+        if init and Path(init).is_file() and weights_sha256(init) != entries[-1]["weights_sha256"]:
             raise ValueError(f"{later} started from {init}, which now holds other weights "
                              f"than {weights}: --after names the wrong runs, or {init} "
                              "was replaced since")

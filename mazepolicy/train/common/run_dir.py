@@ -24,13 +24,13 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from safetensors import SafetensorError
 
+from mazepolicy.agents.policy import weights_sha256
 from mazepolicy.io import atomic_write_text, json_dumps
 from mazepolicy.models.checkpoint import CheckpointError, load_policy, read_file_bytes
 
@@ -159,6 +159,5 @@ def load_init(path: str, scale: int) -> tuple[dict, list[dict]]:
 def lineage_entry(weights: str | Path, card: dict) -> dict:
     """One run in a lineage: its ``weights`` path and SHA-256, and the counts of their
     ``card`` (:data:`LINEAGE_FIELDS` that it has)."""
-    sha = hashlib.sha256(read_file_bytes(Path(weights), "weights file")).hexdigest()
-    return {"weights": str(weights), "weights_sha256": sha,
+    return {"weights": str(weights), "weights_sha256": weights_sha256(str(weights)),
             **{k: card[k] for k in LINEAGE_FIELDS if k in card}}
