@@ -15,7 +15,7 @@ from mazepolicy.models.sb3 import ImpalaFeaturesExtractor, impala_policy_kwargs
 def test_reset_and_step_semantics_match_the_vector_env():
     venv = MazeSB3VecEnv(num_envs=3, cheese=TopRightRegion(5), seed=4)
     ref = MazeVecEnv(num_envs=3, cheese=TopRightRegion(5), seed=4)
-    obs = venv.reset()
+    obs = first = venv.reset()
     ref_obs, ref_info = ref.reset(seed=4)
     assert (obs == ref_obs).all()
     assert [i["cheese_cell"] for i in venv.reset_infos] == [
@@ -30,7 +30,10 @@ def test_reset_and_step_semantics_match_the_vector_env():
     assert (obs == ref_obs).all() and dones.tolist() == [True, False, False]
     assert infos[0]["TimeLimit.truncated"] and infos[0]["timed_out"]
     assert infos[0]["episode"] == {"r": 0.0, "l": 500}
-    assert "terminal_observation" not in infos[0]
+    # only no-ops: the final frame is the maze's first, and not the next maze's frame
+    assert (infos[0]["terminal_observation"] == first[0]).all()
+    assert not (infos[0]["terminal_observation"] == obs[0]).all()
+    assert "terminal_observation" not in infos[1]
     assert "episode" not in infos[1]
     assert infos[0]["level_seed"] == int(ref_info["level_seed"][0])
 
@@ -53,3 +56,20 @@ def test_sb3_ppo_trains_our_impala_network():
     assert isinstance(model.policy.features_extractor, ImpalaFeaturesExtractor)
     after = list(model.policy.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_make_vec_env_route_gets_a_real_terminal_observation():
+    """SB3's make_vec_env over the registered single env: Monitor + DummyVecEnv store
+    the step's frame as terminal_observation, which is now the finished maze's own."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env("mazepolicy/maze-nocheese-v0", n_envs=2, seed=0,
+                        env_kwargs={"max_episode_steps": 4})
+    first = venv.reset()
+    for step in range(1, 5):
+        obs, _, dones, infos = venv.step(np.full(2, NOOP))
+    assert dones.all()
+    for i in range(2):  # no-ops only: the final frame is the maze's first frame
+        assert (infos[i]["terminal_observation"] == first[i]).all()
+        assert not (infos[i]["terminal_observation"] == obs[i]).all()
+        assert infos[i]["TimeLimit.truncated"] and infos[i]["episode"]["l"] == 4

@@ -68,10 +68,12 @@ def test_steps_match_the_vector_env():
         for i, info in enumerate(infos):
             running = {key: as_python(ref_info[key][i]) for key in RUNNING_KEYS}
             assert {key: info[key] for key in RUNNING_KEYS} == running
-            assert "terminal_observation" not in info
             if not dones[i]:
                 assert set(info) == set(RUNNING_KEYS)
                 continue
+            # the finished episode's own last frame, not the next maze's first
+            assert (info["terminal_observation"] == ref_info["final_obs"][i]).all()
+            assert not (info["terminal_observation"] == obs[i]).all()
             assert info["TimeLimit.truncated"] == bool(ref_trunc[i]) == info["timed_out"]
             assert {key: info[key] for key in OUTCOME_KEYS} == {
                 key: as_python(ref_info[key][i]) for key in OUTCOME_KEYS

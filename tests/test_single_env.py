@@ -75,6 +75,8 @@ def test_make_vec_native_and_sync():
 
 
 def test_trajectory_matches_the_vector_env_and_reset_skips_no_maze():
+    """The step that ends an episode returns its final frame (the mouse on the cheese)
+    and its info; reset() then gives the maze the vector env started in that step."""
     kwargs = dict(cheese=FixedCell(0, 2), distribution_mode="easy", seed=5)
     env, ref = MazeEnv(**kwargs), MazeVecEnv(num_envs=1, **kwargs)
     obs, info = env.reset()
@@ -87,18 +89,21 @@ def test_trajectory_matches_the_vector_env_and_reset_skips_no_maze():
         for k, action in enumerate(actions):
             obs, reward, terminated, truncated, info = env.step(action)
             ref_obs, ref_reward, ref_term, ref_trunc, ref_info = ref.step(np.array([action]))
-            assert (obs == ref_obs[0]).all() and reward == ref_reward[0]
+            expected = ref_info["final_obs"][0] if ref_term[0] else ref_obs[0]
+            assert (obs == expected).all() and reward == ref_reward[0]
             assert (terminated, truncated) == (ref_term[0], ref_trunc[0])
             assert terminated == (k == len(actions) - 1) and not truncated
         assert reward == 10.0 and info["reached_cheese"] and not info["timed_out"]
         assert info["episode_return"] == 10.0 and info["episode_length"] == len(actions)
         assert "episode" not in info  # gymnasium's RecordEpisodeStatistics owns that key
-        assert set(info) == {k for k in ref_info if not k.startswith("_")}
-        assert set(OUTCOME_KEYS) <= set(info)
-        assert info["episode_level_seed"] == level_seeds[-1] != info["level_seed"]
-        end_obs, next_seed = obs, info["level_seed"]
-        obs, info = env.reset()  # the next maze, already started: same frame
-        assert (obs == end_obs).all() and info["level_seed"] == next_seed
+        assert set(info) == set(OUTCOME_KEYS) | set(RUNNING_KEYS)
+        # the finished episode's info: its maze, the mouse on the cheese, its length
+        assert info["episode_level_seed"] == level_seeds[-1] == info["level_seed"]
+        assert info["mouse_cell"].tolist() == [0, 2] == info["cheese_cell"].tolist()
+        assert info["episode_step"] == len(actions)
+        obs, info = env.reset()  # the next maze, already started in the engine
+        assert (obs == ref_obs[0]).all() and info["level_seed"] == ref_info["level_seed"][0]
+        assert info["level_seed"] != level_seeds[-1]
         assert info["episode_step"] == 0 and set(info) == set(RUNNING_KEYS)
     assert len(set(level_seeds)) == 3
 
@@ -142,7 +147,8 @@ def test_stepping_on_after_an_episode_end_drops_the_pending_frame():
     env = MazeEnv("maze-anywhere", seed=0, max_episode_steps=1)
     env.reset()
     _, _, _, truncated, info = env.step(NOOP)
-    pending_seed = info["level_seed"]
+    pending_seed = int(env.vec.running_level_seeds[0])  # the maze begun in that step
+    assert pending_seed != info["level_seed"]  # the info is the finished episode's
     env.step(NOOP)  # no reset: the pending maze is played (and times out) instead
     _, info = env.reset()
     assert truncated and info["level_seed"] != pending_seed and info["episode_step"] == 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+import mazepolicy  # noqa: F401  (registers the gymnasium ids)
 from mazepolicy.envs import (
     DOWN,
     LEFT,
@@ -12,9 +14,11 @@ from mazepolicy.envs import (
     RIGHT,
     UP,
     Anywhere,
+    EnvVariant,
     FixedCell,
     MazeVecEnv,
     NoCheese,
+    PlacementSkipped,
     TopRightRegion,
 )
 from mazepolicy.envs.state import MazeState
@@ -87,15 +91,25 @@ def test_no_cheese_and_fixed_cell():
 
 
 def test_fixed_cell_on_a_wall_leaves_the_maze_without_cheese_and_says_why():
-    """(1, 1) is a wall in every procgen maze: no cheese, a recorded reason, no error."""
-    env = MazeVecEnv(num_envs=4, cheese=FixedCell(1, 1), seed=1)
+    """(1, 0) is a wall in some mazes and a passage in others: the first get no cheese
+    and a recorded reason, the others the cheese, through autoresets, no error."""
+    env = MazeVecEnv(num_envs=8, cheese=FixedCell(1, 0), level_seeds=range(24), seed=1)
     _, info = env.reset()
-    assert (info["cheese_cell"] == -1).all()
-    assert all(env.get_state(i).cheese_cell is None for i in range(4))
-    assert info["_placement_skipped"].all()
-    assert all("(1, 1) is on a wall" in reason for reason in info["placement_skipped"])
-    _, _, _, truncated, info = end_episodes(env)  # autoresets skip again, no exception
-    assert truncated.all() and info["_placement_skipped"].all()
+    walled = placed = 0
+    for _ in range(3):
+        for i in range(8):
+            state = env.get_state(i)
+            if env.free_grid(i)[0, 1]:
+                placed += 1
+                assert state.cheese_cell == (1, 0) and not info["_placement_skipped"][i]
+            else:
+                walled += 1
+                assert state.cheese_cell is None and tuple(info["cheese_cell"][i]) == (-1, -1)
+                assert info["_placement_skipped"][i]
+                assert info["placement_skipped"][i] == "FixedCell(1, 0) is on a wall of this maze"
+        _, _, _, truncated, info = end_episodes(env)
+        assert truncated.all()
+    assert walled > 0 and placed > 0
 
 
 def test_fixed_cell_outside_small_mazes_skips_them_and_places_in_the_others():
@@ -133,8 +147,40 @@ def test_a_fixed_cell_no_maze_of_the_mode_holds_is_refused_at_construction():
     MazeVecEnv(num_envs=1, cheese=FixedCell(24, 24))  # fits the 25x25 hard mazes
 
 
+@pytest.mark.parametrize("mode", ["easy", "hard"])
+def test_cells_with_odd_x_and_odd_y_are_walls_in_every_maze(mode):
+    """The ground truth behind refusing FixedCell(odd, odd): 512 mazes of each mode."""
+    env = MazeVecEnv(num_envs=64, distribution_mode=mode, level_seeds=range(512), seed=0,
+                     num_threads=0)
+    env.reset()
+    for _ in range(8):
+        for i in range(64):
+            free = env.free_grid(i)  # [y, x]
+            assert not free[1::2, 1::2].any() and free[0::2, 0::2].all()
+        end_episodes(env)
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ((1, 1), r"FixedCell\(1, 1\) is a wall in every maze"),
+    ((3, 7), r"FixedCell\(3, 7\) is a wall in every maze"),
+    ((0, 0), r"FixedCell\(0, 0\) is the mouse's start cell in every maze"),
+])
+def test_fixed_cells_that_fit_no_maze_are_refused(cell, reason):
+    for mode in ("easy", "hard"):
+        with pytest.raises(ValueError, match=reason):
+            MazeVecEnv(num_envs=1, cheese=FixedCell(*cell), distribution_mode=mode)
+    with pytest.raises(ValueError, match=reason):
+        EnvVariant("fixed", cheese={"fixed": list(cell)})
+    with pytest.raises(ValueError, match=reason):
+        gym.make("mazepolicy/Maze-v0", cheese=FixedCell(*cell))
+
+
+def never_fits(state, rng):
+    raise PlacementSkipped("this placement fits no maze")
+
+
 def test_an_edit_clears_the_skip_reason():
-    env = MazeVecEnv(num_envs=2, cheese=FixedCell(1, 1), seed=1)
+    env = MazeVecEnv(num_envs=2, cheese=never_fits, seed=1)
     _, info = env.reset()
     assert info["_placement_skipped"].all()
     env.set_cheese(0, (2, 2))

@@ -30,6 +30,15 @@ ACTION_DELTAS: tuple[tuple[int, int], ...] = tuple(
 
 ACTION_DELTA_ARRAY = np.array(ACTION_DELTAS, dtype=np.int64)  # (15, 2) of (dx, dy)
 
+FACING_AFTER = np.array(
+    [0 if a in (0, 1, 2) else 1 if a in (6, 7, 8) else -1 for a in range(NUM_ACTIONS)],
+    dtype=np.int32,
+)
+"""The mouse sprite's ``is_reflected`` flag after each action: 1 after a rightward action,
+0 after a leftward one, -1 where the action leaves it as it was. The engine sets it from
+the action alone, whether or not a wall blocks the move (measured over random play), and
+it changes the drawn frame, so it is part of what renders an episode's final frame."""
+
 MOVE_ACTIONS: dict[tuple[int, int], int] = {
     (-1, 0): LEFT,
     (1, 0): RIGHT,

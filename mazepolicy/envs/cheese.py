@@ -103,10 +103,11 @@ class FixedCell:
     ``x`` and ``y`` must be ints >= 0 (``ValueError`` otherwise). A maze where that cell
     is outside the maze, on a wall or under the mouse gets no cheese: the placement
     raises :class:`PlacementSkipped` with the reason, which the env records in
-    ``info["placement_skipped"]``. An env whose largest maze cannot hold the cell
-    (x or y >= 15 in easy mode, >= 25 in hard mode) refuses it at construction
-    (:meth:`check_mode`). In Procgen mazes the cells with even x and even y are always
-    free.
+    ``info["placement_skipped"]``. A cell that no maze of a mode can take is refused
+    when an env or variant is made (:meth:`check_mode`): x or y >= 15 in easy mode
+    (>= 25 in hard mode), both x and y odd (Procgen's mazes are Kruskal mazes on the
+    even cells: a cell with odd x and odd y is a wall in every maze), and (0, 0), the
+    mouse's start in every maze. The cells with even x and even y are always free.
 
     Example:
         >>> FixedCell(8, 8).check_mode("hard")
@@ -127,13 +128,23 @@ class FixedCell:
         object.__setattr__(self, "y", y)
 
     def check_mode(self, distribution_mode: str) -> None:
-        """``ValueError`` unless the cell fits the largest maze of ``distribution_mode``."""
-        n = max_maze_dim(distribution_mode)
+        """``ValueError`` if no maze of ``distribution_mode`` can take the cell (see the
+        class docstring).
+
+        Example:
+            >>> FixedCell(1, 3).check_mode("easy")
+            Traceback (most recent call last):
+            ...
+            ValueError: FixedCell(1, 3) is a wall in every maze (x and y both odd)
+        """
+        n, cell = max_maze_dim(distribution_mode), f"FixedCell({self.x}, {self.y})"
         if self.x >= n or self.y >= n:
-            raise ValueError(
-                f"FixedCell({self.x}, {self.y}) never fits a {distribution_mode!r}-mode maze "
-                f"(at most {n}x{n})"
-            )
+            raise ValueError(f"{cell} never fits a {distribution_mode!r}-mode maze "
+                             f"(at most {n}x{n})")
+        if self.x % 2 == 1 and self.y % 2 == 1:
+            raise ValueError(f"{cell} is a wall in every maze (x and y both odd)")
+        if (self.x, self.y) == (0, 0):
+            raise ValueError(f"{cell} is the mouse's start cell in every maze")
 
     def __call__(self, state: MazeState, rng: np.random.Generator) -> Cell:
         cell, n = (self.x, self.y), state.maze_dim

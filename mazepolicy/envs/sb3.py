@@ -14,10 +14,10 @@ the cheese was reached), the outcome keys (``reached_cheese``, ``reached_top_rig
 logger reports ``ep_rew_mean`` and ``ep_len_mean`` without ``VecMonitor``. (Wrapping in
 ``VecMonitor`` also works: it overwrites ``episode`` with the same r and l.)
 
-``terminal_observation`` is left out: procgen generates the next maze inside the step
-that ends an episode and never renders the final frame, and a made-up frame would be
-wrong. SB3's PPO bootstraps a truncated episode only when that key is present, so
-timeouts count as terminal, as in Procgen's own PPO baselines.
+``terminal_observation`` holds the finished episode's final frame (64, 64, 3), the
+frame the engine would have shown had the episode gone on (see
+:class:`~mazepolicy.envs.MazeVecEnv`), so SB3's PPO bootstraps timeouts
+(``TimeLimit.truncated``) from the right maze.
 
 Example:
     >>> from stable_baselines3.common.vec_env import VecTransposeImage
@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from mazepolicy.envs.variants import load_variant
@@ -67,6 +68,10 @@ class MazeSB3VecEnv(VecEnv):
         return self
 
     def _attach(self, env: MazeVecEnv, seed: int | None) -> None:
+        if env.autoreset_mode != AutoresetMode.SAME_STEP:
+            env.close()
+            raise ValueError("MazeSB3VecEnv autoresets in SB3's way (SAME_STEP, the final "
+                             "frame in terminal_observation); autoreset_mode cannot change")
         self.env = env
         self._seed = seed
         self._actions: np.ndarray | None = None
@@ -92,6 +97,7 @@ class MazeSB3VecEnv(VecEnv):
         for i in np.flatnonzero(dones):
             item = infos[i]
             item.update({key: _item(info[key][i]) for key in OUTCOME_KEYS})
+            item["terminal_observation"] = info["final_obs"][i]
             # SB3's Monitor convention (its logger reads it); the vector env itself has
             # no "episode" key, which gymnasium reserves for RecordEpisodeStatistics
             item["episode"] = {"r": float(info["episode_return"][i]),

@@ -4,13 +4,15 @@ It drives a one-env :class:`~mazepolicy.envs.MazeVecEnv`, so cheese placement, e
 (through ``env.vec``) and outcome info work the same. ``terminated`` means the mouse
 reached the cheese (reward 10); ``truncated`` means the 500-step timeout.
 
-Episode ends: procgen starts the next maze inside the step that ends an episode and
-never renders the final frame, so the observation returned with ``terminated`` or
-``truncated`` is already the next maze's first frame (as in procgen's own gym env),
-while that step's ``info`` describes the finished episode (``reached_cheese``,
-``episode_level_seed``, ...). The following ``reset()`` without a seed returns that same
-frame and maze, so no maze is skipped; ``reset(seed=s)`` restarts the level sequence
-from seed ``s`` (same seed, same mazes and cheese).
+Episode ends follow gymnasium's contract: the step that returns ``terminated`` or
+``truncated`` returns that episode's final frame (the mouse on its last cell; on the
+cheese's cell, drawn over the cheese, when it reached it), rendered from the finished
+episode's final state (see :class:`~mazepolicy.envs.MazeVecEnv`), and its ``info``
+describes the finished episode (``reached_cheese``, ``episode_level_seed``, ...). The
+engine has already started the next maze in that step; the following ``reset()``
+without a seed returns that maze's first frame, so no maze is skipped and the seeds
+are those procgen plays; ``reset(seed=s)`` restarts the level sequence from seed ``s``
+(same seed, same mazes and cheese).
 
 Cells are (x, y) in inner-maze coordinates: x right, y up, (0, 0) the mouse's start
 (bottom-left), (n-1, n-1) the top-right corner.
@@ -99,6 +101,9 @@ class MazeEnv(gym.Env):
     ):
         if "num_envs" in kwargs:
             raise TypeError("MazeEnv is a single env; use gymnasium.make_vec or MazeVecEnv")
+        if "autoreset_mode" in kwargs:
+            raise TypeError("MazeEnv does not autoreset (call reset() after an episode "
+                            "ends); autoreset_mode is MazeVecEnv's option")
         settings = _vec_kwargs(variant, kwargs)
         settings.setdefault("num_threads", 0)
         self.render_mode = render_mode
@@ -122,15 +127,17 @@ class MazeEnv(gym.Env):
         return obs[0], _first(info)
 
     def step(self, action):
-        """One step; at an episode end the returned frame is the next maze's first."""
-        if not self.action_space.contains(action):
+        """One step; at an episode end the returned frame is that episode's final one."""
+        if isinstance(action, bool | np.bool_) or not self.action_space.contains(action):
             raise ValueError(f"action must be an int in 0..{self.action_space.n - 1}, "
                              f"got {action!r}")
         obs, reward, terminated, truncated, info = self.vec.step(np.array([action]))
-        self._pending = None
+        self._pending = None  # stepping on without reset() plays the maze already begun
+        frame = obs[0]
         if terminated[0] or truncated[0]:
             self._pending = obs, {key: info[key] for key in RUNNING_KEYS}
-        return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), _first(info)
+            frame, info = info["final_obs"][0], info["final_info"]
+        return frame, float(reward[0]), bool(terminated[0]), bool(truncated[0]), _first(info)
 
     def render(self) -> np.ndarray | None:
         """The engine's 512x512 frame with ``render_mode="rgb_array"``, else None."""

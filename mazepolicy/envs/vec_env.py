@@ -12,11 +12,19 @@ outcomes come from that tracking and from the engine's reward.
 Cells are (x, y) in inner-maze coordinates: x to the right, y up, (0, 0) the mouse's
 start cell (bottom-left), (n-1, n-1) the top-right corner.
 
-Autoreset: procgen generates the next level inside the step that ends an episode, so
-this env follows gymnasium's ``SAME_STEP`` mode: the observation returned with
-``terminated | truncated`` is the first frame of the next episode. The engine never
-renders the final frame, so ``info`` has no ``final_obs``; the finished episode's
-outcome is in ``info["reached_cheese"]`` etc., masked by ``info["_reached_cheese"]``.
+Autoreset: procgen generates the next level inside the step that ends an episode.
+Both of gymnasium's autoreset modes are offered (``autoreset_mode=``, declared in
+``env.metadata``): ``SAME_STEP`` (the default, the engine's own), where the observation
+returned with ``terminated | truncated`` is the next episode's first frame and the
+finished episode's last frame is ``info["final_obs"]``, and ``NEXT_STEP`` (gymnasium's
+default), where that step returns the final frame and the next step returns the new
+episode's first frame, ignoring that env's action. The engine never renders the final
+frame itself; the env knows the finished episode's final state (the maze, its cheese,
+the mouse on its last cell, facing its last horizontal move) and renders it through a
+second engine, so the final frame is the frame the engine would have shown had the
+episode gone on. When the mouse reaches the cheese, the final frame shows the mouse on
+the cheese's cell, drawn over the cheese. The finished episode's outcome is in
+``info["reached_cheese"]`` etc., masked by ``info["_reached_cheese"]``, in both modes.
 
 Example:
     >>> import numpy as np
@@ -42,10 +50,17 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from mazepolicy.envs.actions import ACTION_DELTA_ARRAY, NOOP, NUM_ACTIONS
+from mazepolicy.envs.actions import ACTION_DELTA_ARRAY, FACING_AFTER, NOOP, NUM_ACTIONS
+from mazepolicy.envs.arguments import (
+    INT32_MAX,
+    MAX_THREADS,
+    check_int,
+    check_level_seeds,
+    engine_seed,
+)
 from mazepolicy.envs.cells import Cell, world_dim
 from mazepolicy.envs.cheese import CheesePlacement, PlacementSkipped
-from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.procgen_backend import Gym3Maze, make_gym3_env
 from mazepolicy.envs.state import (
     MAX_LEVEL_SEED,
     WALL,
@@ -56,6 +71,9 @@ from mazepolicy.envs.state import (
 
 EPISODE_STEPS = 500  # the engine's timeout
 SNAPSHOT_KEYS = ("states", "state_lengths", "episode_return", "top_right_step", "seed_cursor")
+# Optional in a snapshot (older snapshots lack it): NEXT_STEP envs whose episode just ended.
+PENDING_KEY = "pending_reset"
+AUTORESET_MODES = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP}
 RUNNING_KEYS = ("level_seed", "maze_dim", "cheese_cell", "mouse_cell", "episode_step")
 OUTCOME_KEYS = (
     "reached_cheese",
@@ -81,14 +99,45 @@ class MazeVecEnv(gym.vector.VectorEnv):
             ``placement_seed``), so a maze always gets the same cheese.
         distribution_mode: ``"easy"`` (world 15, mazes 3..15) or ``"hard"`` (world 25).
         seed: seed of the engine's level sequence; same seed, same levels and cheese.
-        num_threads: engine threads (default: min(4, cpu count)).
-        num_levels, start_level: the engine's level-set options (0 = unlimited).
+            An int in 0 .. 2**64 - 1 (gymnasium's range; see
+            :func:`~mazepolicy.envs.arguments.engine_seed` for how seeds above 2**31 - 1
+            map onto the engine's) or None (a random one).
+        num_threads: engine threads, 0 .. 256 (default: min(4, cpu count); 0 steps in
+            the calling thread).
+        num_levels, start_level: the engine's level-set options (0 levels = unlimited);
+            ints >= 0 with ``start_level + num_levels`` <= 2**31 - 1.
         level_seeds: play exactly these level seeds, env i taking seeds i, i + num_envs,
             ... in turn and wrapping around (for evaluation on seeded mazes).
-        placement_seed: extra entropy mixed into the placement rng.
+        placement_seed: extra entropy mixed into the placement rng (0 .. 2**32 - 1).
         render_mode: ``None`` or ``"rgb_array"`` (512x512 frames from the engine).
-        max_episode_steps: episode timeout (default: the engine's 500). Written into
-            each maze's state at its start, so the engine itself ends the episode.
+        max_episode_steps: episode timeout, an int in 1 .. 1e6 (default: the engine's
+            500). Written into each maze's state at its start, so the engine itself
+            ends the episode.
+        autoreset_mode: ``AutoresetMode.SAME_STEP`` (default) or ``NEXT_STEP`` (or
+            their names, "same_step" / "next_step"); see below. ``DISABLED`` is refused:
+            the engine always starts the next maze itself.
+
+    Autoreset modes (gymnasium's, declared in ``env.metadata["autoreset_mode"]``):
+
+    - ``SAME_STEP``: the step that ends env i's episode returns the next episode's
+      first frame; ``info["final_obs"]`` (an object array, None where no episode
+      ended; mask ``info["_final_obs"]``) holds the finished episode's final frame and
+      ``info["final_info"]`` (mask ``info["_final_info"]``) its final info: the
+      running keys as they were at its end and the outcome keys, each masked.
+    - ``NEXT_STEP``: that step returns the final frame, and the info's running keys
+      describe the finished episode (its last mouse cell, its length). The next step
+      ignores env i's action and returns the new episode's first frame with reward 0,
+      not terminated or truncated, and the new episode's running info. Edits made in
+      between (``set_cheese`` ...) apply to that new episode.
+
+    Errors: a step or reset that raises part-way (a cheese placement raising anything
+    but :class:`~mazepolicy.envs.cheese.PlacementSkipped`, say) leaves the engine ahead
+    of the env's bookkeeping, so the env then refuses every call but ``reset()`` (which
+    starts over from the engine's seed, as the first reset did) and ``close()``, with
+    an error naming the first failure. After ``close()`` every call but ``close()``
+    raises. An env pickles (and deep-copies) by its settings and a :meth:`snapshot`:
+    the copy continues exactly where the original was (placement skip reasons aside),
+    if its cheese placement pickles.
 
     ``info`` always holds, per env, for the episode now running: ``level_seed`` (N,),
     ``maze_dim`` (N,), ``cheese_cell`` (N, 2) (-1, -1 without cheese), ``mouse_cell``
@@ -117,6 +166,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"]}
+    """The class default; each env's own ``metadata`` declares its ``autoreset_mode``."""
 
     def __init__(
         self,
@@ -131,9 +181,24 @@ class MazeVecEnv(gym.vector.VectorEnv):
         placement_seed: int = 0,
         max_episode_steps: int = EPISODE_STEPS,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
     ):
-        if int(num_envs) != num_envs or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        num_envs = check_int(num_envs, "num_envs", minimum=1, maximum=INT32_MAX)
+        num_levels = check_int(num_levels, "num_levels", minimum=0, maximum=INT32_MAX)
+        start_level = check_int(start_level, "start_level", minimum=0, maximum=INT32_MAX)
+        if start_level + num_levels > INT32_MAX:
+            raise ValueError(f"start_level + num_levels must be <= {INT32_MAX}, got "
+                             f"{start_level} + {num_levels}")
+        if num_threads is not None:
+            num_threads = check_int(num_threads, "num_threads", minimum=0, maximum=MAX_THREADS)
+        if seed is not None:
+            engine_seed(seed)  # checks it
+        placement_seed = check_int(placement_seed, "placement_seed", minimum=0,
+                                   maximum=2**32 - 1)
+        max_episode_steps = check_int(max_episode_steps, "max_episode_steps", minimum=1,
+                                      maximum=1_000_000)
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         if distribution_mode not in ("easy", "hard"):
             raise ValueError(
                 f"distribution_mode must be 'easy' or 'hard', got {distribution_mode!r}"
@@ -145,23 +210,17 @@ class MazeVecEnv(gym.vector.VectorEnv):
         check_mode = getattr(cheese, "check_mode", None)
         if check_mode is not None:
             check_mode(distribution_mode)  # e.g. a FixedCell that no maze of the mode holds
-        self.num_envs = int(num_envs)
+        self.num_envs = num_envs
         self.cheese = cheese
         self.distribution_mode = distribution_mode
         self.num_threads = min(4, os.cpu_count() or 1) if num_threads is None else num_threads
         self.num_levels = num_levels
         self.start_level = start_level
         self.placement_seed = placement_seed
-        if not 1 <= max_episode_steps <= 1_000_000:
-            raise ValueError(f"max_episode_steps must be in 1..1e6, got {max_episode_steps}")
-        self.max_episode_steps = int(max_episode_steps)
+        self.max_episode_steps = max_episode_steps
         self.render_mode = render_mode
-        self.level_seeds = None if level_seeds is None else [int(s) for s in level_seeds]
-        if self.level_seeds is not None:
-            if not self.level_seeds:
-                raise ValueError("level_seeds must not be empty")
-            if not all(0 <= s <= MAX_LEVEL_SEED for s in self.level_seeds):
-                raise ValueError(f"level_seeds must be in 0..{MAX_LEVEL_SEED}")
+        self.level_seeds = (None if level_seeds is None
+                            else check_level_seeds(level_seeds, MAX_LEVEL_SEED))
         self.single_observation_space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
         self.single_action_space = gym.spaces.Discrete(NUM_ACTIONS)
         self.observation_space = gym.vector.utils.batch_space(
@@ -169,61 +228,82 @@ class MazeVecEnv(gym.vector.VectorEnv):
         )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self._seed = seed
-        self._gym3 = None
+        self._gym3: Gym3Maze | None = None
+        self._final_renderer: Gym3Maze | None = None  # draws finished episodes' last frames
         self._obs: np.ndarray | None = None
         self._has_reset = False
+        self._closed = False
+        self._failure: str | None = None  # why the env refuses use (see the class docstring)
 
     # ------------------------------------------------------------------ gym API
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start a new episode in every env. ``seed`` re-seeds the level sequence."""
-        if seed is not None or self._gym3 is None:
-            if seed is not None:
-                self._seed = int(seed)
-            self._open_engine()
-        else:
-            self._restart_all_episodes()
+    def reset(self, *, seed=None, options: dict | None = None):
+        """Start a new episode in every env.
+
+        ``seed``: None (continue the level sequence), an int (re-seed the whole level
+        sequence: same seed, same mazes) or gymnasium's list form, one seed or None per
+        env: env i then plays the levels of ``MazeVecEnv(num_envs=1, seed=seed[i])``
+        with the same settings, and None entries continue their own sequence. ``options``
+        are refused (there are none).
+        """
+        if options:
+            raise ValueError(f"MazeVecEnv.reset takes no options, got {sorted(options)}")
+        self._require_open()
+        per_env = _per_env_seeds(seed, self.num_envs) if isinstance(seed, list | tuple) else None
+        if per_env is not None and self.level_seeds is not None:
+            raise ValueError("reset(seed=[...]) cannot apply: level_seeds fixes the levels")
+        if per_env is None and seed is not None:
+            engine_seed(seed)  # checked before anything changes
+        with self._refusing_use_after_error("reset()"):
+            if per_env is not None:
+                if self._gym3 is None or self._failure is not None:
+                    self._open_engine()
+                self._restart_all_episodes(per_env)
+            elif seed is not None or self._gym3 is None or self._failure is not None:
+                if seed is not None:
+                    self._seed = seed
+                self._open_engine()
+            else:
+                self._restart_all_episodes()
         self._has_reset = True
         return self._obs.copy(), self._running_info()
 
     def step(self, actions):
-        """Step every env; finished envs start their next episode in the same step."""
-        if not self._has_reset:
-            raise RuntimeError("call reset() before step()")
+        """Step every env; finished envs start their next episode (see the autoreset
+        modes in the class docstring)."""
+        self._require_reset()
         actions = self._check_actions(actions)
-        self._gym3.act(actions)
-        rew, ob, first = self._gym3.observe()
-        self._obs = ob["rgb"]
-        done = first.astype(bool)
-        self._track_moves(actions, done)
-        self._ep_return += rew
-        self._ep_len += 1
-        reached_cheese = done & (rew > 0)
-        timed_out = done & ~reached_cheese
-        info = {}
-        if done.any():
-            info = self._outcome_info(done, reached_cheese, timed_out)
-            for i in np.flatnonzero(done):
-                self._begin_episode(i)
-            self._obs = self._gym3.observe()[1]["rgb"]
-        info.update(self._running_info())
-        return (
-            self._obs.copy(),
-            rew.astype(np.float32),
-            reached_cheese,
-            timed_out,
-            info,
-        )
+        with self._refusing_use_after_error("step()"):
+            return self._step(actions)
 
     def render(self):
         """Engine frames of every env: (N, 512, 512, 3) with ``render_mode="rgb_array"``."""
         if self.render_mode != "rgb_array":
             raise RuntimeError("create the env with render_mode='rgb_array' to render")
+        self._require_reset()
         return np.stack([info["rgb"] for info in self._gym3.get_info()])
 
     def close(self, **kwargs):
-        if self._gym3 is not None:
-            self._gym3.close()
-            self._gym3 = None
+        """Free the engines; any later call but ``close()`` raises."""
+        for engine in (self._gym3, self._final_renderer):
+            if engine is not None:
+                engine.close()
+        self._gym3 = self._final_renderer = None
+        self._closed = True
+
+    def __getstate__(self) -> dict:
+        """Settings plus a :meth:`snapshot`: what pickling and ``copy.deepcopy`` keep."""
+        self._require_usable()
+        settings = {key: value for key, value in self.__dict__.items()
+                    if key in _SETTINGS}
+        snapshot = self.snapshot() if self._has_reset else None
+        return {"settings": settings, "snapshot": snapshot}
+
+    def __setstate__(self, pickled: dict) -> None:
+        self.__dict__.update(pickled["settings"])
+        self._gym3 = self._final_renderer = self._obs = None
+        self._has_reset, self._closed, self._failure = False, False, None
+        if pickled["snapshot"] is not None:
+            self.restore(pickled["snapshot"])
 
     # --------------------------------------------------------------- editing API
     def observe(self) -> np.ndarray:
@@ -347,6 +427,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
             "episode_return": self._ep_return.copy(),
             "top_right_step": self._top_right_step.copy(),
             "seed_cursor": self._seed_cursor.copy(),
+            PENDING_KEY: self._pending.copy(),
         }
 
     def restore(self, snapshot: dict) -> np.ndarray:
@@ -357,6 +438,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         mode) before anything is written; a bad one raises ``ValueError`` and leaves the
         env and its engine as they were. (Placement skip reasons are not part of a
         snapshot: after a restore no env reports one.)"""
+        self._require_open()
         if not isinstance(snapshot, dict):
             raise TypeError(f"snapshot must be a dict, got {type(snapshot).__name__}")
         missing = sorted(set(SNAPSHOT_KEYS) - set(snapshot))
@@ -383,6 +465,12 @@ class MazeVecEnv(gym.vector.VectorEnv):
                 raise ValueError(f"snapshot {key} must be {self.num_envs} finite numbers, "
                                  f"got {value.dtype} {value.shape}")
             columns[key] = value.astype(dtype)
+        pending = np.asarray(snapshot.get(PENDING_KEY, np.zeros(self.num_envs, dtype=bool)))
+        if pending.shape != (self.num_envs,) or pending.dtype != bool:
+            raise ValueError(f"snapshot {PENDING_KEY} must be {self.num_envs} bools")
+        if pending.any() and self.autoreset_mode != AutoresetMode.NEXT_STEP:
+            raise ValueError("snapshot has envs awaiting a NEXT_STEP autoreset; this env "
+                             f"uses {self.autoreset_mode}")
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         bounds = zip(offsets[:-1], offsets[1:], strict=True)
         checked = [self._checked_state(blob[a:b], f"snapshot state {i}")
@@ -395,20 +483,112 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._ep_return[:] = columns["episode_return"]
         self._top_right_step[:] = columns["top_right_step"]
         self._seed_cursor[:] = columns["seed_cursor"]
+        self._pending[:] = pending
         self._has_reset = True
+        self._failure = None  # every engine state and all bookkeeping were just written
         self._obs = self._gym3.observe()[1]["rgb"]
         return self._obs.copy()
 
     # ----------------------------------------------------------------- internals
+    def _step(self, actions: np.ndarray):
+        """One step of every env (actions checked); see the autoreset modes."""
+        restarting = self._pending.copy()  # NEXT_STEP: episodes that ended last step
+        if restarting.any():
+            actions = np.where(restarting, NOOP, actions).astype(np.int32)
+        self._gym3.act(actions)
+        rew, ob, first = self._gym3.observe()
+        frames = ob["rgb"]
+        if restarting.any():
+            for i in np.flatnonzero(restarting):  # undo the no-op: the episode starts now
+                self._gym3.set_state_of(i, self._state_bytes[i])
+            rew = np.where(restarting, 0.0, rew)
+            first = first.astype(bool) & ~restarting
+            frames = self._gym3.observe()[1]["rgb"]
+            self._pending[:] = False
+        done = first.astype(bool)
+        self._track_moves(actions, done)
+        self._ep_return += rew
+        self._ep_len += 1
+        self._ep_len[restarting] = 0
+        reward = rew.astype(np.float32)
+        reached_cheese = done & (rew > 0)
+        timed_out = done & ~reached_cheese
+        if not done.any():
+            self._obs = frames
+            return frames.copy(), reward, reached_cheese, timed_out, self._running_info()
+        ended = np.flatnonzero(done)
+        final_frames = self._render_final_frames(ended)  # (len(ended), 64, 64, 3)
+        outcome = self._outcome_info(done, reached_cheese, timed_out)
+        final_running = self._running_info()  # the finished episodes', before the resets
+        for i in ended:
+            self._begin_episode(i)
+        frames = self._gym3.observe()[1]["rgb"]
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._obs = frames.copy()
+            self._obs[ended] = final_frames
+            self._pending = done
+            return self._obs.copy(), reward, reached_cheese, timed_out, outcome | final_running
+        self._obs = frames
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        final_obs[ended] = list(final_frames)
+        info = outcome | self._running_info()
+        info["final_obs"], info["_final_obs"] = final_obs, done
+        info["final_info"] = _final_info(final_running, outcome, done)
+        info["_final_info"] = done.copy()
+        return frames.copy(), reward, reached_cheese, timed_out, info
+
+    def _render_final_frames(self, ended: np.ndarray) -> np.ndarray:
+        """The last frame of each ended episode, uint8 (len(ended), 64, 64, 3): the state
+        last written to the env (its maze and cheese) with the tracked mouse cell,
+        facing and clock, drawn by a second one-env engine."""
+        if self._final_renderer is None:
+            self._final_renderer = make_gym3_env(
+                num=1, distribution_mode=self.distribution_mode, num_threads=0,
+                reuse_arrays=True)
+        out = np.empty((len(ended), 64, 64, 3), dtype=np.uint8)
+        for k, i in enumerate(ended):
+            buffer = bytearray(self._state_bytes[i])
+            mouse = MazeState._over_engine_buffer(buffer).entities[0]  # a view of buffer
+            mouse["x"], mouse["y"] = self._mouse[i] + 0.5
+            mouse["is_reflected"] = self._facing[i]
+            self._final_renderer.set_state_of(0, bytes(buffer))
+            out[k] = self._final_renderer.observe()[1]["rgb"][0]
+        return out
+
+    @contextlib.contextmanager
+    def _refusing_use_after_error(self, call: str) -> Iterator[None]:
+        """Record an exception escaping ``call`` (the engine may be ahead of the
+        bookkeeping), so that later calls refuse (see :meth:`_require_usable`)."""
+        try:
+            yield
+        except BaseException as err:  # Ctrl-C too: it may land between engine and books
+            self._failure = f"{call} raised {type(err).__name__}: {err}"
+            raise
+
+    def _fresh_engine_state(self, seed) -> bytes:
+        """The first level's state of a one-env engine seeded ``seed`` (this env's
+        settings): what ``MazeVecEnv(num_envs=1, seed=seed)`` starts with."""
+        engine = make_gym3_env(
+            num=1, distribution_mode=self.distribution_mode, rand_seed=engine_seed(seed),
+            num_threads=0, num_levels=self.num_levels, start_level=self.start_level)
+        try:
+            return engine.get_state_of(0)
+        finally:
+            engine.close()
+
     def _open_engine(self) -> None:
-        self.close()
+        for engine in (self._gym3, self._final_renderer):
+            if engine is not None:
+                engine.close()
+        self._gym3 = self._final_renderer = None
+        self._failure = None
         rand_seed = self._seed
         if rand_seed is None:
             rand_seed = int(np.random.SeedSequence().entropy % 2**31)
         self._gym3 = make_gym3_env(
             num=self.num_envs,
             distribution_mode=self.distribution_mode,
-            rand_seed=rand_seed,
+            rand_seed=engine_seed(rand_seed),
             num_threads=self.num_threads,
             num_levels=self.num_levels,
             start_level=self.start_level,
@@ -417,6 +597,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
         )
         world = world_dim(self.distribution_mode)
         n = self.num_envs
+        self._state_bytes: list[bytes] = [b""] * n  # what was last written to each env
+        self._facing = np.zeros(n, dtype=np.int32)  # the mouse sprite's is_reflected
+        self._pending = np.zeros(n, dtype=bool)  # NEXT_STEP: reset at the next step
         self._free = np.zeros((n, world + 2, world + 2), dtype=bool)  # world grid + wall border
         self._mouse = np.zeros((n, 2), dtype=np.int64)  # world (x, y)
         self._corner = np.zeros((n, 2), dtype=np.int64)  # world (x, y) of top-right corner
@@ -437,15 +620,22 @@ class MazeVecEnv(gym.vector.VectorEnv):
         else:
             self._restart_all_episodes()
 
-    def _restart_all_episodes(self) -> None:
+    def _restart_all_episodes(self, seeds: list | None = None) -> None:
         """End every episode at once: each env's clock is set to one step before the
-        timeout and one no-op step is taken, so the engine generates the next levels."""
+        timeout and one no-op step is taken, so the engine generates the next levels.
+        With ``seeds`` (one int or None per env), an env with a seed instead takes the
+        first level of a one-env engine of that seed (its RNGs included)."""
+        seeds = [None] * self.num_envs if seeds is None else seeds
         for i in range(self.num_envs):
             with self._edit_engine_state(i) as (state, buffer):
                 state.cur_time = int(state.step["timeout"][0]) - 1
                 self._schedule_next_level(i, buffer)
         self._gym3.act(np.full(self.num_envs, NOOP, dtype=np.int32))
         self._gym3.observe()
+        for i, seed in enumerate(seeds):
+            if seed is not None:
+                self._gym3.set_state_of(i, self._fresh_engine_state(seed))
+        self._pending[:] = False
         for i in range(self.num_envs):
             self._begin_episode(i)
         self._obs = self._gym3.observe()[1]["rgb"]
@@ -500,6 +690,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._level_seed[i] = state.level_seed
         cheese = state.cheese_cell
         self._cheese[i] = (-1, -1) if cheese is None else cheese
+        self._facing[i] = state.entities[0]["is_reflected"]
         if (self._mouse[i] == self._corner[i]).all() and self._top_right_step[i] < 0:
             self._top_right_step[i] = state.cur_time
 
@@ -509,6 +700,8 @@ class MazeVecEnv(gym.vector.VectorEnv):
         rows = np.arange(self.num_envs)
         open_ = self._free[rows, target[:, 1] + 1, target[:, 0] + 1]
         self._mouse = np.where(open_[:, None], target, self._mouse)
+        facing = FACING_AFTER[actions]
+        self._facing = np.where(facing >= 0, facing, self._facing)
         at_corner = (self._mouse == self._corner).all(axis=1) & (self._top_right_step < 0)
         self._top_right_step[at_corner] = self._ep_len[at_corner] + 1
 
@@ -551,7 +744,9 @@ class MazeVecEnv(gym.vector.VectorEnv):
         nothing if it raises."""
         buffer = bytearray(self._gym3.get_state_of(i))
         yield MazeState._over_engine_buffer(buffer), buffer
-        self._gym3.set_state_of(i, bytes(buffer))
+        data = bytes(buffer)
+        self._gym3.set_state_of(i, data)
+        self._state_bytes[i] = data
 
     def _read_state(self, i: int) -> MazeState:
         return MazeState._from_engine(self._gym3.get_state_of(i))
@@ -577,21 +772,27 @@ class MazeVecEnv(gym.vector.VectorEnv):
     def _write_checked_state(self, i: int, state: MazeState, data: bytes) -> None:
         """Write a state that passed :meth:`_checked_state` and track it."""
         self._gym3.set_state_of(i, data)
+        self._state_bytes[i] = data
         self._track_state(i, state)
         self._ep_len[i] = state.cur_time
         self._skipped[i] = ""
 
     def _check_actions(self, actions) -> np.ndarray:
+        """Actions as int32 (N,): ints (or integral floats) in 0..14, range checked
+        before any cast (so 2**32 + 7 cannot wrap to 7); bools are refused."""
         a = np.asarray(actions)
         if a.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
-        if not np.issubdtype(a.dtype, np.integer):
-            if not np.all(np.mod(a, 1) == 0):
-                raise ValueError("actions must be integers")
-        a = a.astype(np.int32)
-        if a.min() < 0 or a.max() >= NUM_ACTIONS:
-            raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}, got {a.min()}..{a.max()}")
-        return a
+        if a.dtype.kind not in "iuf":
+            raise ValueError(f"actions must be ints in 0..{NUM_ACTIONS - 1}, got dtype "
+                             f"{a.dtype}" + (" (bools are not actions)" if a.dtype == bool
+                                             else ""))
+        low, high = a.min(), a.max()
+        if not (0 <= low and high < NUM_ACTIONS):  # also False for NaN
+            raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}, got {low}..{high}")
+        if a.dtype.kind == "f" and not np.all(np.mod(a, 1) == 0):
+            raise ValueError("actions must be integers")
+        return a.astype(np.int32, copy=False)
 
     def _check_index(self, env_index: int) -> int:
         if isinstance(env_index, bool | np.bool_) or not isinstance(env_index, numbers.Integral):
@@ -600,9 +801,65 @@ class MazeVecEnv(gym.vector.VectorEnv):
             raise IndexError(f"env_index {env_index} out of range for {self.num_envs} envs")
         return int(env_index)
 
+    def _require_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this MazeVecEnv is closed; make a new one")
+
+    def _require_usable(self) -> None:
+        self._require_open()
+        if self._failure is not None:
+            raise RuntimeError(
+                f"this MazeVecEnv no longer matches its engine after an error ({self._failure});"
+                " call reset() to start over, or make a new env")
+
     def _require_reset(self) -> None:
+        self._require_usable()
         if not self._has_reset:
             raise RuntimeError("call reset() first")
+
+
+_SETTINGS = (
+    "num_envs", "cheese", "distribution_mode", "num_threads", "num_levels", "start_level",
+    "placement_seed", "max_episode_steps", "render_mode", "level_seeds", "autoreset_mode",
+    "metadata", "single_observation_space", "single_action_space", "observation_space",
+    "action_space", "_seed",
+)
+"""The attributes set by ``__init__``: with a snapshot, all a pickled env needs."""
+
+
+def _autoreset_mode(mode) -> AutoresetMode:
+    """``mode`` as SAME_STEP or NEXT_STEP; ``ValueError`` for anything else."""
+    if isinstance(mode, str) and mode.lower() in AUTORESET_MODES:
+        return AUTORESET_MODES[mode.lower()]
+    if mode in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
+        return mode
+    if mode == AutoresetMode.DISABLED:
+        raise ValueError("autoreset_mode DISABLED is not possible: the engine starts the next "
+                         "maze itself; use SAME_STEP or NEXT_STEP")
+    raise ValueError(f"autoreset_mode must be AutoresetMode.SAME_STEP or NEXT_STEP (or "
+                     f"'same_step' / 'next_step'), got {mode!r}")
+
+
+def _per_env_seeds(seeds, num_envs: int) -> list:
+    """gymnasium's list form of ``reset(seed=...)``: one int or None per env, checked."""
+    if len(seeds) != num_envs:
+        raise ValueError(f"reset(seed=[...]) needs one seed per env ({num_envs}), got "
+                         f"{len(seeds)}")
+    for seed in seeds:
+        if seed is not None:
+            engine_seed(seed)  # checks it
+    return list(seeds)
+
+
+def _final_info(final_running: dict, outcome: dict, done: np.ndarray) -> dict:
+    """SAME_STEP's ``info["final_info"]``: the finished episodes' running keys as they
+    were at their end, and the outcome keys, each masked to the envs that ended."""
+    info = {}
+    for key, value in final_running.items():
+        if not key.startswith("_"):
+            info[key] = value
+            info[f"_{key}"] = final_running.get(f"_{key}", done) & done
+    return info | outcome
 
 
 def seeds_for(num_envs: int, level_seeds: Sequence[int]) -> list[list[int]]:
