@@ -58,11 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class DefaultOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds ``(default: X)`` to an option's help once: not where the help already names
+    its default, nor for options without one (None, an empty list) or flags (False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, []) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def command_parser(name: str) -> argparse.ArgumentParser:
     """The argument parser of command ``name`` (every option's help shows its default)."""
     module = importlib.import_module(f"mazepolicy.commands.{name}")
     parser = argparse.ArgumentParser(prog=f"mazepolicy {name}", description=COMMANDS[name],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultOnceFormatter)
     module.add_arguments(parser)
     return parser
 

@@ -99,3 +99,103 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written (a user error: one line, no traceback)."""
+
+
+def check_output_file(path: str | Path | None, option: str) -> Path | None:
+    """Refuse, before any work, an output file ``option`` (e.g. ``"--json"``) that cannot
+    be written: an empty name, an existing directory, or a path whose folder cannot be
+    made or written. ``None`` (the option not given) passes through.
+
+    Example:
+        >>> check_output_file("", "--json")
+        Traceback (most recent call last):
+        ...
+        mazepolicy.io.OutputError: --json: empty path
+        >>> check_output_file(None, "--csv") is None
+        True
+    """
+    if path is None:
+        return None
+    if not str(path).strip():
+        raise OutputError(f"{option}: empty path")
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a directory; give a file path")
+    _check_folder(path.parent, option, path)
+    return path
+
+
+def check_output_dir(path: str | Path, option: str) -> Path:
+    """Refuse, before any work, an output folder ``option`` (e.g. ``"--out"``) that is an
+    existing file or cannot be made or written into.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "f"; f.write_text("")
+        0
+        >>> check_output_dir(f / "sub", "--out")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mazepolicy.io.OutputError: --out .../f/sub: .../f is a file, not a folder
+    """
+    if not str(path).strip():
+        raise OutputError(f"{option}: empty path")
+    path = Path(path)
+    _check_folder(path, option, path)
+    return path
+
+
+def check_readable(path: str | Path | None, option: str) -> None:
+    """Refuse, before any work, an input file ``option`` that cannot be read (``None``:
+    not given)."""
+    if path is None:
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{option} {path}: cannot read it ({err.strerror or err})") from None
+
+
+def _check_folder(folder: Path, option: str, target: Path) -> None:
+    """``folder`` exists as a writable folder, or its nearest existing ancestor is one
+    (the writers make the missing folders). Writability is tested by making a file,
+    which also holds for root and read-only file systems."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{option} {target}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise OutputError(f"{option} {target}: cannot write in {existing} "
+                          f"({err.strerror or err})") from None
+
+
+def write_outputs(writers: dict[str, Callable[[], object]]) -> None:
+    """Call every writer (``{path: write}``), even after one fails, then raise one
+    :class:`OutputError` naming each path that could not be written, so a late failure
+    loses only that output.
+
+    Example:
+        >>> def fail(): raise PermissionError(13, "Permission denied")
+        >>> write_outputs({"a.json": fail, "b.csv": lambda: None})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mazepolicy.io.OutputError: cannot write a.json (Permission denied); the other ...
+    """
+    failed = []
+    for path, write in writers.items():
+        try:
+            write()
+        except OSError as err:
+            failed.append(f"{path} ({err.strerror or err})")
+    if failed:
+        rest = "; the other outputs were written" if len(failed) < len(writers) else ""
+        raise OutputError(f"cannot write {', '.join(failed)}{rest}")

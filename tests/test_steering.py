@@ -228,7 +228,83 @@ def test_goals_command_writes_shares_and_cells(tmp_path):
     assert out["cells"] == len(lines) - 1 > 0
     assert sum(b["cells"] for b in out["by_cheese_distance"]) == out["cells"]
     assert out["settings"]["level_seeds"] == [0, 3]
-    assert main(["goals", "--policy", "cheese-walker", "--mazes", "1"]) == 2
+
+
+@pytest.mark.parametrize("walker, goal", [("cheese-walker", "cheese"),
+                                          ("top-right-walker", "corner")])
+def test_goals_command_takes_scripted_walkers_as_baselines(tmp_path, walker, goal, states):
+    """A walker heads for its own goal at every cell where the goals part, and its cells
+    are the geometry's."""
+    import json
+
+    from mazepolicy.cli import main
+
+    out = tmp_path / "g.json"
+    assert main(["goals", "--policy", walker, "--env", "maze-anywhere", "--mazes",
+                 str(len(states)), "--json", str(out), "--no-progress"]) == 0
+    shares = json.loads(out.read_text())
+    assert shares[goal]["rate"] == 1.0 and shares["policy_sha256"] is None
+    assert shares["cells"] == len(goal_choices(ConstantPolicy(RIGHT), states)) > 0
+
+
+def test_goals_command_refuses_the_random_agent(capsys):
+    from mazepolicy.cli import main
+
+    assert main(["goals", "--policy", "random", "--mazes", "1", "--no-progress"]) == 2
+    assert "no most likely move" in capsys.readouterr().err
+
+
+def test_sweep_lines_pass_through_the_unsteered_point_one_line_per_vector():
+    """``steer --coeffs -1 1`` draws one line through the unsteered point at 0; the demo's
+    cheese (-1) and top-right (+1) rows are two lines, each from the unsteered point."""
+    from mazepolicy.viz.plots import sweep_lines
+
+    def row(coeff, rate, vector=None):
+        r = {"layer": "L" if coeff else "", "coeff": coeff, "cheese_rate": rate,
+             "cheese_ci": (rate / 2, rate * 2)}
+        return r if vector is None else {**r, "vector": vector}
+
+    steer = {"vector": {"kind": "cheese"}, "rows": [row(0.0, 0.5), row(1.0, 0.3),
+                                                    row(-1.0, 0.8)]}
+    assert sweep_lines(steer, "cheese") == {"cheese at L": [
+        (-1.0, 0.8, 0.4, 1.6), (0.0, 0.5, 0.25, 1.0), (1.0, 0.3, 0.15, 0.6)]}
+    demo = {"vector": {"kind": "cheese and top-right"},
+            "rows": [row(0.0, 0.5, "none"), row(-1.0, 0.8, "cheese"),
+                     row(1.0, 0.2, "top-right")]}
+    lines = sweep_lines(demo, "cheese")
+    assert lines == {"cheese at L": [(-1.0, 0.8, 0.4, 1.6), (0.0, 0.5, 0.25, 1.0)],
+                     "top-right at L": [(0.0, 0.5, 0.25, 1.0), (1.0, 0.2, 0.1, 0.4)]}
+
+
+def test_load_policy_takes_a_shipped_name():
+    from mazepolicy.models.checkpoint import load_policy
+    from mazepolicy.resources import checkpoint_path
+
+    by_name, card = load_policy("maze-topright-5_impala-s1")
+    by_path, _ = load_policy(checkpoint_path("maze-topright-5_impala-s1"))
+    assert card["name"] == "maze-topright-5_impala-s1"
+    for (key, a), b in zip(by_name.state_dict().items(), by_path.state_dict().values(),
+                           strict=True):
+        assert torch.equal(a, b), key
+
+
+def test_readme_python_example_runs_outside_the_repository(tmp_path):
+    """The README's steering example, run where no ``checkpoints/`` folder exists (as
+    from a wheel), with its episode count cut to keep the test fast."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Steering and measurement"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "checkpoints/" not in code
+    code = code.replace("episodes=200", "episodes=4")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_map_correlation_finds_a_planted_cheese_channel(policy, states):

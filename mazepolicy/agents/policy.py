@@ -81,7 +81,7 @@ def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int =
 
 def checkpoint_file(spec: str) -> Path:
     """The weights file of a shipped checkpoint name or a ``*.safetensors`` path; a clear
-    ``ValueError`` for anything else (scripted agents included).
+    ``ValueError`` for anything else (a scripted agent: it has no network).
 
     Example:
         >>> checkpoint_file("maze-topright-5-easy_impala-s1").name
@@ -90,6 +90,8 @@ def checkpoint_file(spec: str) -> Path:
     path = Path(spec)
     if path.suffix == ".safetensors":
         return path
+    if spec in SCRIPTED_AGENTS:
+        raise ValueError(f"--policy {spec} is a scripted agent: this needs a network")
     if spec not in shipped_checkpoints():
         raise ValueError(
             f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)}, "
@@ -119,6 +121,4 @@ def load_network(spec: str, device: str = "cpu") -> HookedPolicy:
         ...
         ValueError: --policy cheese-walker is a scripted agent: this needs a network
     """
-    if spec in SCRIPTED_AGENTS:
-        raise ValueError(f"--policy {spec} is a scripted agent: this needs a network")
-    return make_agent(spec, device=device).policy
+    return load_policy(checkpoint_file(spec), device=device)[0]

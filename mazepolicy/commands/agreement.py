@@ -20,7 +20,9 @@ DISTANCE_EDGES = [0, 5, 10, 20, 30, 45, 60, 80, 120, 1000]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", required=True,
-                        help="a shipped checkpoint's name or a .safetensors path")
+                        help="a shipped checkpoint's name or a .safetensors path (a network: "
+                        "a scripted walker's moves are the expert's own, so there is nothing "
+                        "learnt to measure)")
     parser.add_argument("--env", default="maze-topright-5", help="env variant")
     parser.add_argument("--expert", default="cheese-walker",
                         choices=["cheese-walker", "top-right-walker"],
@@ -31,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--json", help="write the binned tables here")
     parser.add_argument("--csv", help="write one row per cell here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,15 +42,18 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.io import atomic_write_text, json_dumps
+    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
     from mazepolicy.train.dagger.agreement import agreement_at_every_cell, bin_agreement
 
+    check_output_file(args.json, "--json")
+    check_output_file(args.csv, "--csv")
     policy = load_network(args.policy, device=args.device)
     variant = load_variant(args.env)
     seeds = list(range(args.seed, args.seed + args.mazes))
     states = level_states(seeds, variant.placement(), variant.distribution_mode)
     rows = []
-    for state in tqdm(states, desc="cells of each maze", unit="maze"):
+    for state in tqdm(states, desc="cells of each maze", unit="maze",
+                      disable=args.no_progress):
         rows += agreement_at_every_cell(policy, [state], args.expert)
     agreed = sum(r["agree"] for r in rows)
     out = {"settings": vars(args) | {"level_seeds": [seeds[0], seeds[-1]]},
@@ -61,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         for b in out[key]:
             print(f"{b['low']:>10} - {b['high']:<9} | {b['n']:>5} | {b['agreement']:.3f} "
                   f"[{b['ci'][0]:.3f}, {b['ci'][1]:.3f}] | {b['p_expert']:.3f}")
+    writers = {}
     if args.json:
-        atomic_write_text(args.json, json_dumps(out, indent=1))
+        writers[args.json] = lambda: atomic_write_text(args.json, json_dumps(out, indent=1))
     if args.csv:
-        write_cell_rows(args.csv, rows)
+        writers[args.csv] = lambda: write_cell_rows(args.csv, rows)
+    write_outputs(writers)
     return 0

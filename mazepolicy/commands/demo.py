@@ -14,7 +14,6 @@ Writes ``table.json``, ``table.csv``, ``steering.png``, ``vfield.png`` and ``sum
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from mazepolicy.commands.common import nonnegative_int, positive_int
@@ -38,7 +37,8 @@ def default_checkpoint() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", help=f"checkpoint (default: the shipped {PREFERRED[0]})")
+    parser.add_argument("--policy", help="a shipped checkpoint's name or a .safetensors path "
+                        f"(default: the shipped {PREFERRED[0]})")
     parser.add_argument("--env", help="test variant (default: the checkpoint's eval_env)")
     parser.add_argument("--episodes", type=positive_int, default=64,
                         help="seeded test mazes per experiment")
@@ -49,21 +49,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mazepolicy.agents.policy import checkpoint_file
     from mazepolicy.envs.geometry import paths_diverge
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.probes import move_field
     from mazepolicy.interp.steer import steering_experiment, steering_vector, write_table
     from mazepolicy.interp.vectors import steering
-    from mazepolicy.io import atomic_write_text
+    from mazepolicy.io import atomic_write_text, check_output_dir, json_dumps
     from mazepolicy.models.checkpoint import load_policy
     from mazepolicy.viz.plots import plot_sweep, plot_vector_fields
 
-    path = Path(args.policy) if args.policy else default_checkpoint()
+    out = check_output_dir(args.out, "--out")
+    path = checkpoint_file(args.policy) if args.policy else default_checkpoint()
     policy, card = load_policy(path)
     env_name = args.env or card.get("config", {}).get("eval_env", "maze-anywhere")
     variant = load_variant(env_name)
-    out = Path(args.out)
     trained = training_size(card)
     print(f"policy {path} ({trained}); test variant {variant.name}")
     common = dict(env=variant, episodes=args.episodes, seed=args.seed,
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         row["vector"] = kind
     write_table(table, out / "table.json", out / "table.csv")
     plot_sweep(table, out / "steering.png",
-               title=f"{path.stem} on {variant.name}: cheese -1, top-right +1")
+               title=f"{path.stem} on {variant.name}: cheese vector at -1 and top-right "
+               "vector at +1, each against the unsteered policy (0)")
     states = level_states(range(args.seed, args.seed + 20), variant.placement(),
                           variant.distribution_mode)
     state = next((s for s in states if paths_diverge(s.free, s.cheese_cell)), states[0])
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                        titles=("unsteered", f"cheese vector -1\nat {LAYER}",
                                "steered - unsteered"))
     atomic_write_text(out / "summary.md", summary_markdown(table))
-    print(json.dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
+    print(json_dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
                                          "cheese_rate", "median_p_cheese")}
                       for r in table["rows"]], indent=2))
     print(f"wrote {out}/table.json, table.csv, steering.png, vfield.png, summary.md")

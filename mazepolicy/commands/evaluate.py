@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 from mazepolicy.commands.common import add_policy_arguments, positive_int
 
@@ -26,14 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import make_agent
     from mazepolicy.eval.evaluate import evaluate
+    from mazepolicy.io import check_output_file, json_dumps, write_outputs
 
+    check_output_file(args.json, "--json")
+    check_output_file(args.csv, "--csv")
     agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
     result = evaluate(agent, args.env, args.episodes, seed=args.seed, num_envs=args.num_envs,
                       max_steps=args.max_steps, progress=not args.no_progress)
     result.settings["policy"] = args.policy
+    summary = result.summary()
+    print(json_dumps(summary, indent=2))
+    if summary["no_eligible_reason"]:
+        print(f"note: {summary['no_eligible_reason']}; misgeneralization_rate is null",
+              file=sys.stderr)
+    writers = {}
     if args.json:
-        result.write_json(args.json)
+        writers[args.json] = lambda: result.write_json(args.json)
     if args.csv:
-        result.write_csv(args.csv)
-    print(json.dumps(result.summary(), indent=2))
+        writers[args.csv] = lambda: result.write_csv(args.csv)
+    write_outputs(writers)
     return 0

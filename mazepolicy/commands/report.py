@@ -3,7 +3,9 @@ checkpoints, seeded: goal misgeneralization vs a control, the cheese vector (per
 over layers, across mazes), the top-right vector and its composition, cheese-tracking
 channels, retargeting by channel clamping and vector fields.
 
-Writes ``OUT/report.md``, ``OUT/results/*.json`` and ``OUT/figures/*.png``.
+Writes ``OUT/report.md``, ``OUT/results/*.json`` and ``OUT/figures/*.png``; each
+section's results as soon as it is measured, so a report that stops part-way is
+finished by the same command with ``--resume``.
 
 Example:
     mazepolicy report --policy maze-topright-5_impala-s1 \\
@@ -47,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="re-run just these sections of the report in --out (same "
                         "settings, except that re-running misgeneralization may add or "
                         f"change --control; the others are kept): {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish a report that stopped part-way (killed, or an error): "
+                        "every section is kept in OUT/results as soon as it is measured, so "
+                        "the same command with --resume runs only the sections not done yet")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite OUT/report.md from OUT/results/*.json (and --notes) "
                         "without rerunning any experiment")
@@ -56,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.variants import load_variant
+    from mazepolicy.io import check_readable
     from mazepolicy.report.config import ReportConfig
     from mazepolicy.report.runner import render_report, run_report
 
@@ -63,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {render_report(args.out, args.notes, args.sae)}")
         return 0
 
+    for option in ("notes", "sae"):
+        check_readable(getattr(args, option), f"--{option}")  # read at the end
     load_variant(args.env)  # a clear error before anything loads
     load_network(args.policy).check_hook_names([args.layer])
     config = ReportConfig.preset(args.size, policy=args.policy, control=args.control,
@@ -73,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
         command[4:4] = ["--control", args.control]
     if args.only:
         command += ["--only", *args.only]
+    if args.resume:
+        command += ["--resume"]
     run_report(config, args.out, progress=not args.no_progress, command=shlex.join(command),
-               notes=args.notes, sae=args.sae, only=tuple(args.only or ()) or None)
+               notes=args.notes, sae=args.sae, only=tuple(args.only or ()) or None,
+               resume=args.resume)
     print(f"wrote {args.out}/report.md, {args.out}/results/ and {args.out}/figures/")
     return 0

@@ -8,7 +8,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 
 from mazepolicy.commands.common import (
     add_policy_arguments,
@@ -19,7 +18,7 @@ from mazepolicy.commands.common import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_policy_arguments(parser, default_env="maze-anywhere")
+    add_policy_arguments(parser, default_env="maze-anywhere", progress=False)
     add_vector_arguments(parser)
     parser.add_argument("--coeff", type=finite_float, default=0.0,
                         help="steering coefficient (0: unsteered)")
@@ -34,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     from mazepolicy.commands.common import steered_agent
     from mazepolicy.envs.variants import load_variant
+    from mazepolicy.io import check_output_file, json_dumps, write_outputs
     from mazepolicy.viz.render import check_video_path, save_frames, upscale_frame
 
-    check_video_path(args.video)  # a bad name fails before the rollout
+    check_video_path(check_output_file(args.video, "--video"))  # fails before the rollout
     variant = load_variant(args.env)
-    agent = steered_agent(args, args.coeff)
+    agent = steered_agent(args, args.coeff, variant)
     env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed,
                            max_episode_steps=args.max_steps)
     obs, _ = env.reset()
@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         if terminated[0] or truncated[0]:
             break
         frames.append(obs[0])
-    frames = [upscale_frame(f, args.scale) for f in frames]
-    save_frames(np.stack(frames), args.video, fps=args.fps)
+    frames = np.stack([upscale_frame(f, args.scale) for f in frames])
     outcome = {k: info[k][0].item() for k in ("reached_cheese", "reached_top_right",
                                                "timed_out", "episode_length")}
-    print(json.dumps({"video": args.video, **outcome}))
+    print(json_dumps({"video": args.video, **outcome}))
+    write_outputs({args.video: lambda: save_frames(frames, args.video, fps=args.fps)})
     return 0

@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 
 from mazepolicy.commands.common import (
     DEFAULT_LAYER,
@@ -25,7 +24,7 @@ from mazepolicy.commands.common import (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION",
                                 help="collect, train or analyze (each has its own --help)")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = parser.formatter_class  # the command line's: each default shown once
     collect = sub.add_parser("collect", help="store activations of mazes in shards",
                              formatter_class=fmt)
     collect.add_argument("--policy", required=True, help="shipped name or .safetensors path")
@@ -91,7 +90,9 @@ def _collect(args) -> int:
     from mazepolicy.agents.policy import load_network, weights_sha256
     from mazepolicy.envs.variants import load_variant
     from mazepolicy.interp.sae.activations import collect_activations
+    from mazepolicy.io import check_output_dir
 
+    check_output_dir(args.out, "--out")
     load_variant(args.env)
     policy = load_network(args.policy)
     manifest = collect_activations(policy, args.layer, args.out, args.env, args.mazes,
@@ -110,7 +111,9 @@ def _train(args) -> int:
     from mazepolicy.interp.sae.activations import read_manifest
     from mazepolicy.interp.sae.model import SAEConfig
     from mazepolicy.interp.sae.train import shard_batches, train_sae
+    from mazepolicy.io import check_output_dir, json_dumps
 
+    check_output_dir(args.out, "--out")
     manifest = read_manifest(args.acts)
     if args.layer not in manifest["layers"]:
         raise ValueError(f"layer {args.layer!r} was not collected in {args.acts}; have "
@@ -126,7 +129,7 @@ def _train(args) -> int:
                         args.out, resume=args.resume, progress=not args.no_progress,
                         source={"activations": args.acts, "policy": manifest["policy"],
                                 "policy_sha256": manifest.get("policy_sha256", "")})
-    print(json.dumps(trained.card["history"][-1] if trained.card["history"] else {}))
+    print(json_dumps(trained.card["history"][-1] if trained.card["history"] else {}))
     print(f"wrote {args.out}/sae.safetensors and sae.json")
     return 0
 
@@ -136,8 +139,17 @@ def _analyze(args) -> int:
     from mazepolicy.interp.sae.activations import check_same_policy, read_manifest
     from mazepolicy.interp.sae.analysis import analyze_sae, baseline_rollouts
     from mazepolicy.interp.sae.train import load_sae
-    from mazepolicy.io import atomic_write_text, json_dumps
+    from mazepolicy.io import (
+        atomic_write_text,
+        check_output_dir,
+        check_output_file,
+        json_dumps,
+        write_outputs,
+    )
 
+    check_output_file(args.json, "--json")
+    if args.figures:
+        check_output_dir(args.figures, "--figures")
     sha = weights_sha256(args.policy)
     heldout = read_manifest(args.heldout)
     saes = {folder: load_sae(folder) for folder in args.sae}
@@ -163,14 +175,20 @@ def _analyze(args) -> int:
             line += "; reach target: " + ", ".join(
                 f"{name} {rate['rate']:.2f}" for name, rate in r["retargeting"]["success"].items())
         print(line)
-    figures = [str(p) for p in _figures(policy, results, saes, args.figures, args.env)
-               ] if args.figures else []
-    atomic_write_text(args.json, json_dumps({"command": _analyze_command(args),
-                                             "policy_sha256": sha,
-                                             "results": results, "figures": figures},
-                                            indent=1))
-    for path in [args.json, *figures]:
-        print(f"wrote {path}")
+    figures = []
+    writers = {}
+    if args.figures:
+        writers[args.figures] = lambda: figures.extend(
+            str(p) for p in _figures(policy, results, saes, args.figures, args.env))
+    writers[args.json] = lambda: atomic_write_text(args.json, json_dumps(
+        {"command": _analyze_command(args), "policy_sha256": sha, "results": results,
+         "figures": figures}, indent=1))
+    try:
+        write_outputs(writers)
+    finally:
+        for path in figures:
+            print(f"wrote {path}")
+    print(f"wrote {args.json}")
     return 0
 
 

@@ -10,22 +10,23 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 
 from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
+    distinct,
     finite_float,
-    load_vector_arg,
     positive_int,
+    vector_choice,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_policy_arguments(parser, default_env="maze-anywhere")
-    add_vector_arguments(parser)
+    add_policy_arguments(parser, default_env="maze-anywhere", scripted=False)
+    add_vector_arguments(parser, several_layers=True)
     parser.add_argument("--coeffs", type=finite_float, nargs="+", default=[-1.0],
-                        help="steering coefficients, each paired with the unsteered policy")
+                        help="steering coefficients (distinct), each paired with the "
+                        "unsteered policy")
     parser.add_argument("--episodes", type=positive_int, default=100,
                         help="seeded mazes to play per coefficient")
     parser.add_argument("--num-envs", type=positive_int, default=16,
@@ -37,20 +38,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
-    from mazepolicy.interp.steer import steering_experiment, write_table
+    from mazepolicy.interp.steer import steering_experiment, table_csv
+    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
     from mazepolicy.viz.plots import plot_sweep
 
-    vector = load_vector_arg(args.vector)
+    for option in ("json", "csv", "plot"):
+        check_output_file(getattr(args, option), f"--{option}")
+    distinct(args.coeffs, "--coeffs")
+    choice = vector_choice(args)
     policy = load_network(args.policy, args.device)
     table = steering_experiment(
-        policy, None if vector else args.vector, args.layer, args.coeffs, args.env,
-        episodes=args.episodes, seed=args.seed, per_maze=not args.averaged,
-        vector=vector, vector_seeds=range(args.vector_seeds), num_envs=args.num_envs,
+        policy, choice.kind, choice.layers, args.coeffs, args.env, episodes=args.episodes,
+        seed=args.seed, per_maze=choice.averaged_seeds is None, vector=choice.saved,
+        vector_seeds=choice.averaged_seeds or range(100), num_envs=args.num_envs,
         max_steps=args.max_steps, progress=not args.no_progress,
     )
-    table["settings"] = {"policy": args.policy, "env": args.env, "seed": args.seed}
-    write_table(table, args.json, args.csv)
+    table["settings"] = {"policy": args.policy, "env": args.env, "seed": args.seed,
+                         "vector": args.vector or "cheese"}
+    print(json_dumps(table["rows"], indent=2))
+    writers = {args.json: lambda: atomic_write_text(args.json, json_dumps(table, indent=2))}
+    if args.csv:
+        writers[args.csv] = lambda: atomic_write_text(args.csv, table_csv(table))
     if args.plot:
-        plot_sweep(table, args.plot)
-    print(json.dumps(table["rows"], indent=2))
+        writers[args.plot] = lambda: plot_sweep(table, args.plot)
+    write_outputs(writers)
     return 0

@@ -20,21 +20,65 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from mazepolicy.agents.scripted import SCRIPTED_AGENTS
 from mazepolicy.envs.actions import ACTION_DELTAS
 from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.frames import render_states
-from mazepolicy.envs.geometry import decision_square, free_cells, shortest_path, top_right_corner
+from mazepolicy.envs.geometry import (
+    decision_square,
+    distance_field,
+    free_cells,
+    greedy_action,
+    shortest_path,
+    top_right_corner,
+)
 from mazepolicy.envs.state import MazeState
 from mazepolicy.eval.stats import binned, mean_interval, wilson_interval
 
 _DELTAS = np.array(ACTION_DELTAS, dtype=np.float64)  # (15, 2) of (dx, dy)
 
 
+class ScriptedMoves:
+    """A scripted agent as the probes see a policy, from each state's geometry: the
+    walkers put probability 1 on their shortest-path move toward their goal (the cheese,
+    or the top-right corner; NOOP on it), ``random`` 1/15 on each of the 15 actions.
+
+    Example:
+        >>> from mazepolicy.envs import Anywhere
+        >>> from mazepolicy.envs.levels import level_states
+        >>> rows = goal_choices(ScriptedMoves("cheese-walker"), level_states([0], Anywhere()))
+        >>> {r["choice"] for r in rows}
+        {'cheese'}
+    """
+
+    def __init__(self, name: str):
+        if name not in SCRIPTED_AGENTS:
+            raise ValueError(f"unknown scripted agent {name!r}; choose from "
+                             f"{sorted(SCRIPTED_AGENTS)}")
+        self.name = name
+
+    def probabilities(self, states: Sequence[MazeState]) -> np.ndarray:
+        """(len(states), 15) action probabilities with the mouse where each state has it."""
+        if self.name == "random":
+            return np.full((len(states), len(ACTION_DELTAS)), 1 / len(ACTION_DELTAS))
+        out = np.zeros((len(states), len(ACTION_DELTAS)))
+        for i, state in enumerate(states):
+            goal = (state.cheese_cell if self.name == "cheese-walker"
+                    else top_right_corner(state.free))
+            if goal is None:
+                raise ValueError(f"level {state.level_seed} has no cheese to walk to")
+            out[i, greedy_action(distance_field(state.free, goal), state.mouse_cell)] = 1.0
+        return out
+
+
 def action_probabilities(policy, states: Sequence[MazeState], batch: int = 256) -> np.ndarray:
-    """Action probabilities (len(states), 15) of ``policy`` on each state's frame.
+    """Action probabilities (len(states), 15) of ``policy`` on each state's frame, or of
+    a :class:`ScriptedMoves` from each state's geometry.
 
     Hooks active on the policy (steering) apply.
     """
+    if isinstance(policy, ScriptedMoves):
+        return policy.probabilities(states)
     device = next(policy.parameters()).device
     out = []
     frames = render_states(states)

@@ -239,10 +239,20 @@ def composition_experiment(
 
 
 def write_table(table: dict, json_path: str | Path, csv_path: str | Path | None = None):
-    """Write the experiment as JSON and its rows as CSV (intervals as lo/hi columns)."""
+    """Write the experiment as JSON (NaN as null) and its rows as CSV (:func:`table_csv`)."""
     atomic_write_text(json_path, json_dumps(table, indent=2))
-    if csv_path is None:
-        return
+    if csv_path is not None:
+        atomic_write_text(csv_path, table_csv(table))
+
+
+def table_csv(table: dict) -> str:
+    """The experiment's rows as CSV text, intervals as ``_lo``/``_hi`` columns.
+
+    Example:
+        >>> print(table_csv({"rows": [{"coeff": -1.0, "cheese_ci": (0.1, 0.5)}]}), end="")
+        coeff,cheese_ci_lo,cheese_ci_hi
+        -1.0,0.1,0.5
+    """
     flat = []
     for row in table["rows"]:
         out = {}
@@ -253,7 +263,7 @@ def write_table(table: dict, json_path: str | Path, csv_path: str | Path | None 
                 out[key] = value
         flat.append(out)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(flat[0]))
+    writer = csv.DictWriter(buf, fieldnames=list(flat[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(flat)
-    atomic_write_text(csv_path, buf.getvalue())
+    return buf.getvalue()

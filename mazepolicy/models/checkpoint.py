@@ -35,6 +35,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 from mazepolicy.models.devices import resolve_device
 from mazepolicy.models.impala import ImpalaPolicy
+from mazepolicy.resources import checkpoint_path, shipped_checkpoints
 
 ARCHITECTURE = "impala"
 CHECKSUM = "weights_sha256"  # card field: SHA-256 of the weights file's bytes
@@ -231,8 +232,11 @@ def read_card(path: str | Path) -> dict:
 
 
 def _weights_path(path: str | Path) -> Path:
-    """``path`` as the weights file's path; the card's own path (``.json``) is refused
-    with a message saying which file to pass."""
+    """``path`` as the weights file's path: a shipped checkpoint's name (a ``str``, e.g.
+    ``"maze-topright-5_impala-s1"``) is its file in :mod:`mazepolicy.resources`; the
+    card's own path (``.json``) is refused with a message saying which file to pass."""
+    if isinstance(path, str) and path in shipped_checkpoints():
+        return checkpoint_path(path)
     path = Path(path)
     if path.suffix == ".json":
         raise CheckpointError(
@@ -291,7 +295,8 @@ def load_policy(path: str | Path, device: str | torch.device = "cpu") -> tuple[I
     """Load a policy saved by :func:`save_policy`: (policy in eval mode on ``device``, card).
 
     ``path`` is the ``.safetensors`` weights file (its card is the ``.json`` beside it;
-    passing the card's path is an error saying so).
+    passing the card's path is an error saying so), or the name of a shipped checkpoint
+    (``load_policy("maze-topright-5_impala-s1")``, read from the installed package).
 
     Raises:
         CheckpointError: missing weights file (named as such), missing card or one that

@@ -64,8 +64,10 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         f"from {meta['config']['seed']} of `{meta['config']['env']}`; layer "
         f"`{meta['config']['layer']}`. Rates carry Wilson 95% intervals; paired changes "
         "carry McNemar exact p-values. Every number is in `results/*.json`.",
-        *(f"\nSections {', '.join(r['sections'])} re-run by `{r['command']}` (git "
-          f"{r['git_sha']}, {r['seconds'] / 60:.0f} min)." for r in meta.get("reruns", [])),
+        *(f"\nSections {', '.join(r['sections'])} "
+          f"{'measured on resuming with' if r.get('resumed') else 're-run by'} "
+          f"`{r['command']}` (git {r['git_sha']}, {r['seconds'] / 60:.0f} min)."
+          for r in meta.get("reruns", [])),
         "",
         "## Research and this policy side by side",
         "",
@@ -94,8 +96,9 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         f"| retargeting with the moved-cheese vector: P(reach target) | - | "
         f"{_counted(rt['moved_vector_success'])} | |",
         "",
-        "Eligible: the cheese lies outside the top-right 5x5 region and the paths to the "
-        "cheese and to the corner diverge (the maze has a decision square).",
+        f"Eligible: the cheese lies outside the top-right {ours['region']}x{ours['region']} "
+        "region and the paths to the cheese and to the corner diverge (the maze has a "
+        "decision square).",
         "",
         "## 1. Goal misgeneralization",
         "",
@@ -106,6 +109,8 @@ def report_markdown(results: dict, figures_folder: str = "figures") -> str:
         lines.append(f"| {label} | {s['episodes']} | {_summary_rate(s, 'cheese')} "
                      f"| {s['eligible_episodes']} | {_summary_rate(s, 'eligible_cheese')} | "
                      f"{_summary_rate(s, 'misgeneralization')} |")
+    lines += [f"\n{label}: {s['no_eligible_reason']}, so its misgeneralization rate is n/a."
+              for label, s in mg["summaries"].items() if s.get("no_eligible_reason")]
     for key, paired in (mg.get("paired") or {}).items():
         if paired:
             lines.append(f"\nPaired, policy - control ({key}, {paired['n']} mazes): "

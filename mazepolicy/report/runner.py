@@ -25,61 +25,105 @@ from pathlib import Path
 
 import mazepolicy
 from mazepolicy.agents.policy import load_network, weights_sha256
-from mazepolicy.io import atomic_write_text, json_dumps
+from mazepolicy.io import atomic_write_text, check_output_dir, json_dumps
 from mazepolicy.models.checkpoint import git_sha
 from mazepolicy.report import experiments
 from mazepolicy.report.config import EXPERIMENTS, ReportConfig
 from mazepolicy.report.markdown import report_markdown
 
-SECTIONS = (*EXPERIMENTS, "meta")
-
 
 def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
                command: str | None = None, notes: str | Path | None = None,
-               sae: str | Path | None = None, only: tuple[str, ...] | None = None) -> dict:
+               sae: str | Path | None = None, only: tuple[str, ...] | None = None,
+               resume: bool = False) -> dict:
     """Run sections 1-6 on ``config`` and write the report into ``out``; returns the
     results (also in ``out/results``). ``command`` is what the report says made it;
-    ``notes`` and ``sae`` as for :func:`render_report`. ``only``: re-run just these
-    sections of an existing report made with the same ``config`` (the others are read
-    from ``out/results``; the report lists the re-run and its command)."""
-    out = Path(out)
-    figures, results_dir = out / "figures", out / "results"
+    ``notes`` and ``sae`` as for :func:`render_report`.
+
+    Each section's results are written (atomically) to ``out/results/NAME.json`` as
+    soon as it is measured, and ``out/results/meta.json`` lists the sections done, so
+    a report that stops part-way keeps them: ``resume`` runs only the sections not done
+    yet (same ``config`` and weights). ``only``: re-run just these sections of a
+    finished report made with the same ``config`` (the others are read from
+    ``out/results``; the report lists the re-run and its command)."""
+    out = check_output_dir(out, "--out")
+    results_dir = out / "results"
     unknown = set(only or ()) - set(EXPERIMENTS)
     if unknown:
         raise ValueError(f"unknown report sections {sorted(unknown)}; choose from "
                          f"{list(EXPERIMENTS)}")
-    results = {}
+    if only and resume:
+        raise ValueError("--only re-runs sections of a finished report, --resume finishes "
+                         "a stopped one: give one of them")
     digests = {"policy_sha256": weights_sha256(config.policy),
                "control_sha256": weights_sha256(config.control) if config.control else None}
-    if only:
-        results = {name: _read_json(results_dir / f"{name}.json", "run the whole report "
-                                    "first") for name in SECTIONS}
-        _check_rerun_settings(results["meta"], config, only, out, digests)
-    figures.mkdir(parents=True, exist_ok=True)
+    run = {"command": command or f"mazepolicy.report.run_report({config!r})",
+           "version": mazepolicy.__version__, "git_sha": git_sha(),
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
+           "seconds": 0.0}
+    if only or resume:
+        meta = _read_json(results_dir / "meta.json", "run the whole report first")
+        _check_rerun_settings(meta, config, only or (), out, digests)
+        done = set(meta.get("sections_done", EXPERIMENTS))
+        if only and done != set(EXPERIMENTS):
+            raise ValueError(f"{out} is not finished (not measured yet: "
+                             f"{', '.join(_missing(done))}); finish it with --resume first")
+        todo = tuple(only) if only else _missing(done)
+        run = {**run, "sections": [], **({} if only else {"resumed": True})}
+        if todo:
+            meta.setdefault("reruns", []).append(run)
+        if only:
+            meta["config"]["control"] = meta["control"] = config.control
+            meta["control_sha256"] = digests["control_sha256"]
+    else:
+        todo, done = EXPERIMENTS, set()
+        meta = {**run, "config": config.to_dict(), "policy": config.policy,
+                "control": config.control, **digests, "sections_done": [],
+                "section_seconds": {}}
+    results = {name: _read_json(results_dir / f"{name}.json", "re-run the report whole")
+               for name in EXPERIMENTS if name not in todo}
+    policies = _load_policies(config)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for name in todo:
+        start = time.perf_counter()
+        results[name] = _run_section(name, policies, config, out / "figures", progress,
+                                     results)
+        atomic_write_text(results_dir / f"{name}.json", json_dumps(results[name], indent=1))
+        _record_section(meta, run, name, time.perf_counter() - start, rerun=bool(only))
+        atomic_write_text(results_dir / "meta.json", json_dumps(meta, indent=1))
+    results["meta"] = meta
+    atomic_write_text(results_dir / "meta.json", json_dumps(meta, indent=1))
+    render_report(out, notes, sae)
+    return results
+
+
+def _missing(done: set[str]) -> tuple[str, ...]:
+    """The report's sections not in ``done``, in report order."""
+    return tuple(name for name in EXPERIMENTS if name not in done)
+
+
+def _load_policies(config: ReportConfig) -> dict:
+    """The policy (its hook names checked) and, with ``config.control``, the control."""
     policy = load_network(config.policy)
     policy.check_hook_names([config.layer, *(config.sweep_layers or ())])
     policies = {"policy": policy}
     if config.control:
         policies["control"] = load_network(config.control)
-    start = time.perf_counter()
-    for name in EXPERIMENTS:
-        if not only or name in only:
-            results[name] = _run_section(name, policies, config, figures, progress, results)
-    run = {"command": command or f"mazepolicy.report.run_report({config!r})",
-           "version": mazepolicy.__version__, "git_sha": git_sha(),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
-           "seconds": time.perf_counter() - start}
-    if only:
-        results["meta"].setdefault("reruns", []).append({**run, "sections": list(only)})
-        results["meta"]["config"]["control"] = results["meta"]["control"] = config.control
-        results["meta"]["control_sha256"] = digests["control_sha256"]
-    else:
-        results["meta"] = {**run, "config": config.to_dict(), "policy": config.policy,
-                           "control": config.control, **digests}
-    for name in (*(only or EXPERIMENTS), "meta"):
-        atomic_write_text(results_dir / f"{name}.json", json_dumps(results[name], indent=1))
-    render_report(out, notes, sae)
-    return results
+    return policies
+
+
+def _record_section(meta: dict, run: dict, name: str, seconds: float, rerun: bool) -> None:
+    """Note in ``meta`` that section ``name`` was measured in ``seconds`` by ``run`` (the
+    first run or a resumed one: ``meta``'s ``sections_done`` and total ``seconds``; a
+    re-run: only its own entry)."""
+    run["seconds"] += seconds
+    if "sections" in run:
+        run["sections"].append(name)
+    if rerun:
+        return
+    meta["section_seconds"][name] = seconds
+    meta["sections_done"] = [s for s in EXPERIMENTS if s in {*meta["sections_done"], name}]
+    meta["seconds"] = sum(meta["section_seconds"].values())
 
 
 def _check_rerun_settings(meta: dict, config: ReportConfig, only: tuple[str, ...],
@@ -95,9 +139,9 @@ def _check_rerun_settings(meta: dict, config: ReportConfig, only: tuple[str, ...
                          f"{meta['policy_sha256'][:12]}..., now "
                          f"{digests['policy_sha256'][:12]}...); re-run it whole")
     if stored["control"] != wanted["control"] and "misgeneralization" not in only:
-        raise ValueError(f"{out} was made with control {stored['control']!r}: only the "
-                         "misgeneralization section reads the control, so re-run it to "
-                         "change the control")
+        raise ValueError(f"{out} was made with control {stored['control']!r}: give the same "
+                         "--control, or re-run the misgeneralization section (the only one "
+                         "that reads the control) with --only to change it")
 
 
 def _run_section(name: str, policies: dict, config: ReportConfig, figures: Path,
@@ -134,8 +178,14 @@ def render_report(out: str | Path, notes: str | Path | None = None,
             raise ValueError(f"{sae} is not the output of `mazepolicy sae analyze`")
         analysis["figures"] = [os.path.relpath(f, out) for f in analysis.get("figures", [])]
         atomic_write_text(out / "results" / "sae.json", json_dumps(analysis, indent=1))
+    meta = _read_json(out / "results" / "meta.json", "run the report first")
+    missing = _missing(set(meta.get("sections_done", EXPERIMENTS)))
+    if missing:
+        raise ValueError(f"{out} is not finished (not measured yet: {', '.join(missing)}); "
+                         "finish it by running the same report command with --resume")
     results = {name: _read_json(out / "results" / f"{name}.json", "run the report first")
-               for name in SECTIONS}
+               for name in EXPERIMENTS}
+    results["meta"] = meta
     if (out / "results" / "sae.json").exists():
         results["sae"] = _read_json(out / "results" / "sae.json", "")
     text = report_markdown(results, "figures")

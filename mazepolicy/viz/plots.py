@@ -31,24 +31,46 @@ def _save(fig, path: str | Path) -> Path:
     return Path(path)
 
 
+def sweep_lines(table: dict, key: str) -> dict[str, list[tuple[float, float, float, float]]]:
+    """The lines of :func:`plot_sweep` for ``key`` ("misgeneralization" or "cheese"):
+    one per vector (a row's ``vector``, else the table's kind) and layer, each a list of
+    (coeff, rate, ci low, ci high) sorted by coefficient that passes through the
+    unsteered point at coefficient 0 (where steering changes nothing).
+
+    Example:
+        >>> row = lambda v, c, r: {"vector": v, "layer": "L" if c else "", "coeff": c,
+        ...                        "cheese_rate": r, "cheese_ci": (r, r)}
+        >>> table = {"vector": {}, "rows": [row("none", 0.0, 0.5), row("cheese", -1.0, 0.7),
+        ...                                 row("top-right", 1.0, 0.2)]}
+        >>> lines = sweep_lines(table, "cheese")
+        >>> {label: [c for c, *_ in pts] for label, pts in lines.items()}
+        {'cheese at L': [-1.0, 0.0], 'top-right at L': [0.0, 1.0]}
+    """
+    base = table["rows"][0]
+    zero = (0.0, base[f"{key}_rate"], *base[f"{key}_ci"])
+    lines: dict[str, dict[float, tuple]] = {}
+    for r in table["rows"][1:]:
+        label = f"{r.get('vector', table['vector'].get('kind') or 'vector')} at {r['layer']}"
+        points = lines.setdefault(label, {0.0: zero})
+        points[r["coeff"]] = (r["coeff"], r[f"{key}_rate"], *r[f"{key}_ci"])
+    return {label: sorted(points.values()) for label, points in lines.items()}
+
+
 def plot_sweep(table: dict, path: str | Path, title: str | None = None) -> Path:
-    """Misgeneralization and cheese rates vs coefficient, one line per layer, with the
-    Wilson 95% intervals as error bars; the unsteered policy as a shaded band."""
-    rows = [r for r in table["rows"] if r["layer"]]
+    """Misgeneralization and cheese rates vs coefficient, one line per vector and layer
+    (:func:`sweep_lines`), with the Wilson 95% intervals as error bars; the unsteered
+    policy as a shaded band and as each line's point at coefficient 0."""
     base = table["rows"][0]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
     for ax, key, label in ((axes[0], "misgeneralization", "P(top-right first | eligible)"),
                            (axes[1], "cheese", "P(reach cheese)")):
-        rate_key, ci_key = f"{key}_rate", f"{key}_ci"
-        lo, hi = base[ci_key]
+        lo, hi = base[f"{key}_ci"]
         ax.axhspan(lo, hi, color="0.85", label="unsteered 95% CI")
-        ax.axhline(base[rate_key], color="0.4", lw=1)
-        for layer in dict.fromkeys(r["layer"] for r in rows):
-            pts = sorted((r["coeff"], r[rate_key], *r[ci_key]) for r in rows
-                         if r["layer"] == layer)
+        ax.axhline(base[f"{key}_rate"], color="0.4", lw=1)
+        for name, pts in sweep_lines(table, key).items():
             c, rate, lo_, hi_ = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
             ax.errorbar(c, rate, yerr=np.vstack([rate - lo_, hi_ - rate]), marker="o", capsize=3,
-                        label=layer)
+                        label=name)
         ax.set_xlabel("steering coefficient")
         ax.set_ylabel(label)
         ax.set_ylim(-0.02, 1.02)
