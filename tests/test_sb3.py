@@ -66,7 +66,7 @@ def test_make_vec_env_route_gets_a_real_terminal_observation():
     venv = make_vec_env("mazepolicy/maze-nocheese-v0", n_envs=2, seed=0,
                         env_kwargs={"max_episode_steps": 4})
     first = venv.reset()
-    for step in range(1, 5):
+    for _ in range(4):
         obs, _, dones, infos = venv.step(np.full(2, NOOP))
     assert dones.all()
     for i in range(2):  # no-ops only: the final frame is the maze's first frame
