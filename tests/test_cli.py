@@ -327,3 +327,243 @@ def test_evaluate_json_records_its_settings(tmp_path):
     summary = json.loads(out.read_text())["summary"]
     assert (summary["num_envs"], summary["max_steps"], summary["episodes"]) == (2, 20, 3)
     assert summary["env"] == "maze-anywhere-easy" and summary["policy"] == "random"
+
+
+# ------------------------------------------------ options act or are refused (issue 22, 5)
+LAYER2 = "embedder.block2.res1.resadd_out"
+LAYER3 = "embedder.block3.res2.resadd_out"
+
+
+def _vfield_json(tmp_path, checkpoint, name, *extra):
+    out = tmp_path / f"{name}.json"
+    assert main(["vfield", "--policy", str(checkpoint), "--env", "maze-anywhere-easy",
+                 "--seed", "3", "--out", str(tmp_path / f"{name}.png"), "--json", str(out),
+                 *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def _field_with(policy, state, vector, coeff=-1.0):
+    from mazepolicy.interp.probes import move_field
+    from mazepolicy.interp.vectors import steering
+
+    with steering(policy, [(vector, coeff)]):
+        return {f"{x},{y}": list(v) for (x, y), v in move_field(policy, state).items()}
+
+
+def test_vfield_averaged_uses_the_vector_averaged_over_vector_seeds(tmp_path, checkpoint):
+    from mazepolicy.envs import Anywhere
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.interp.vectors import cheese_vector
+    from mazepolicy.models.checkpoint import load_policy
+
+    policy, _ = load_policy(checkpoint)
+    per_maze = _vfield_json(tmp_path, checkpoint, "own")
+    averaged = _vfield_json(tmp_path, checkpoint, "avg", "--averaged", "--vector-seeds", "3")
+    mean = cheese_vector(policy, level_states(range(3), Anywhere(), "easy"), LAYER2)
+    (state,) = level_states([3], Anywhere(), "easy")
+    assert averaged["vector"]["level_seeds"] == [0, 1, 2]
+    assert per_maze["vector"]["level_seeds"] == [3]
+    expected = _field_with(policy, state, mean)
+    assert expected.keys() == averaged["steered"].keys()
+    for cell, probs in expected.items():
+        assert averaged["steered"][cell] == pytest.approx(probs, abs=1e-6), cell
+    assert averaged["steered"] != per_maze["steered"]
+
+
+def test_vfield_and_rollout_use_a_saved_vectors_layer_and_name_it(tmp_path, checkpoint,
+                                                                   monkeypatch):
+    from mazepolicy.commands.common import steered_agent
+    from mazepolicy.envs import Anywhere
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.vectors import cheese_vector
+    from mazepolicy.models.checkpoint import load_policy
+    from mazepolicy.viz import plots
+
+    policy, _ = load_policy(checkpoint)
+    saved = tmp_path / "b3.safetensors"
+    cheese_vector(policy, level_states([5], Anywhere(), "easy"), LAYER3).save(saved)
+    titles = []
+    real = plots.plot_vector_fields
+    monkeypatch.setattr(plots, "plot_vector_fields",
+                        lambda *a, **k: titles.append(k["titles"]) or real(*a, **k))
+    field = _vfield_json(tmp_path, checkpoint, "saved", "--vector", str(saved))
+    assert field["vector"]["layer"] == LAYER3
+    assert LAYER3 in titles[0][1] and "b3.safetensors" in titles[0][1]
+    args = command_parser_args("rollout", "--policy", str(checkpoint), "--vector", str(saved),
+                               "--coeff", "-1", "--video", "x.gif")
+    agent = steered_agent(args, -1.0, load_variant("maze-anywhere-easy"))
+    assert agent.layer == LAYER3
+
+
+def command_parser_args(command, *argv):
+    from mazepolicy.cli import command_parser
+
+    return command_parser(command).parse_args(list(argv))
+
+
+def test_rollout_averaged_steers_with_the_averaged_vector(checkpoint):
+    from mazepolicy.commands.common import steered_agent
+    from mazepolicy.envs import Anywhere
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.envs.variants import load_variant
+    from mazepolicy.interp.vectors import cheese_vector
+
+    args = command_parser_args("rollout", "--policy", str(checkpoint), "--coeff", "-1",
+                               "--averaged", "--vector-seeds", "4", "--video", "x.gif")
+    agent = steered_agent(args, -1.0, load_variant("maze-anywhere-easy"))
+    mean = cheese_vector(agent.policy, level_states(range(4), Anywhere(), "easy"), LAYER2)
+    assert agent.per_maze is None and torch.allclose(agent.vector, mean.tensor)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["vfield", "--layer", LAYER2, LAYER3], ["unrecognized arguments", LAYER3]),
+    (["vfield", "--vector-seeds", "5"], ["--vector-seeds acts only with --averaged"]),
+    (["vfield", "--policy", "cheese-walker", "--coeff", "1"], ["--coeff", "scripted"]),
+    (["vfield", "--policy", "cheese-walker", "--averaged"], ["--averaged", "scripted"]),
+    (["rollout", "--vector", "top-right"], ["--vector", "--coeff 0 nothing is steered"]),
+    (["rollout", "--coeff", "1", "--layer", LAYER2, LAYER3], ["unrecognized arguments"]),
+    (["steer", "--layer", LAYER3, "--vector", "SAVED"], ["--layer", "made at " + LAYER2]),
+    (["steer", "--vector", "SAVED", "--averaged"], ["--averaged", "saved vector already"]),
+    (["steer", "--coeffs", "1", "1"], ["--coeffs: 1 given twice"]),
+    (["steer", "--layer", LAYER2, LAYER2], [f"--layer: {LAYER2} given twice"]),
+    (["steer", "--json", ""], ["--json: empty path"]),
+    (["evaluate", "--csv", ""], ["--csv: empty path"]),
+])
+def test_options_that_would_do_nothing_are_refused(argv, expected, tmp_path, checkpoint,
+                                                   capsys):
+    from mazepolicy.envs import Anywhere
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.interp.vectors import cheese_vector
+    from mazepolicy.models.checkpoint import load_policy
+
+    saved = tmp_path / "v.safetensors"
+    cheese_vector(load_policy(checkpoint)[0], level_states([5], Anywhere(), "easy"),
+                  LAYER2).save(saved)
+    command, *rest = [str(saved) if a == "SAVED" else a for a in argv]
+    defaults = {"vfield": ["--out", str(tmp_path / "v.png")],
+                "rollout": ["--video", str(tmp_path / "r.gif")],
+                "steer": ["--json", str(tmp_path / "s.json"), "--episodes", "1",
+                          "--max-steps", "5", "--no-progress"],
+                "evaluate": ["--episodes", "1", "--max-steps", "5"]}[command]
+    policy = [] if "--policy" in rest else ["--policy", str(checkpoint)]
+    _user_error([command, *policy, "--env", "maze-anywhere-easy", *defaults, *rest], capsys,
+                *expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.json", "v.safetensors"]
+
+
+# ------------------------------------------ output paths checked first (issue 22, 9 and 20)
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--policy", "missing.safetensors", "--json", "BAD", "--csv", "OK"],
+    ["evaluate", "--policy", "missing.safetensors", "--csv", "DIR"],
+    ["steer", "--policy", "missing.safetensors", "--json", "OK", "--plot", "BAD"],
+    ["vfield", "--policy", "missing.safetensors", "--out", "BAD"],
+    ["vfield", "--policy", "missing.safetensors", "--out", "OK", "--json", "BAD"],
+    ["rollout", "--policy", "missing.safetensors", "--coeff", "1", "--video", "BAD.gif"],
+    ["agreement", "--policy", "missing.safetensors", "--json", "BAD"],
+    ["goals", "--policy", "missing.safetensors", "--csv", "BAD"],
+    ["demo", "--policy", "missing.safetensors", "--out", "BAD"],
+    ["report", "--policy", "missing.safetensors", "--out", "BAD"],
+    ["sae", "analyze", "--policy", "missing.safetensors", "--sae", "s", "--heldout", "h",
+     "--json", "BAD"],
+])
+def test_output_paths_are_checked_before_any_work(argv, tmp_path, capsys):
+    """An unwritable output (under a regular file, or a folder given as a file) fails
+    first: before the missing policy would be noticed, so before any rollout."""
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    paths = {"BAD": str(tmp_path / "file" / "x.json"), "BAD.gif": str(tmp_path / "file/x.gif"),
+             "OK": str(tmp_path / "ok.json"), "DIR": str(tmp_path / "dir")}
+    option = argv[argv.index(next(a for a in argv if a in ("BAD", "BAD.gif", "DIR"))) - 1]
+    line = _user_error([paths.get(a, a) for a in argv], capsys, option)
+    assert "missing" not in line.replace("missing.safetensors", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"]
+
+
+def test_a_write_that_fails_late_keeps_the_summary_and_the_other_outputs(tmp_path, capsys,
+                                                                         monkeypatch):
+    from mazepolicy.eval.evaluate import Evaluation
+
+    def refuse(self, path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Evaluation, "write_json", refuse)
+    code = main(["evaluate", "--policy", "random", "--env", "maze-anywhere-easy",
+                 "--episodes", "2", "--max-steps", "5", "--json", str(tmp_path / "e.json"),
+                 "--csv", str(tmp_path / "e.csv"), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 2 and json.loads(out)["episodes"] == 2
+    assert (tmp_path / "e.csv").read_text().startswith("level_seed,")
+    assert err.strip().splitlines()[-1] == (
+        f"mazepolicy evaluate: cannot write {tmp_path / 'e.json'} (Permission denied); "
+        "the other outputs were written")
+
+
+# ------------------------------------------------------ conventions (issue 22, 12, 14, 15)
+def test_python_dash_m_mazepolicy_runs_the_command_line():
+    import subprocess
+    import sys
+
+    import mazepolicy
+
+    done = subprocess.run([sys.executable, "-m", "mazepolicy", "--version"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"mazepolicy {mazepolicy.__version__}"
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_help_shows_each_default_once(command):
+    from mazepolicy.cli import command_parser
+
+    parsers = [command_parser(command)]
+    for parser in parsers:
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            text = formatter._expand_help(action)
+            assert text.count("default") <= 1, (command, action.option_strings, text)
+            assert "(default: None)" not in text and "(default: [])" not in text
+
+
+def test_agreement_hides_its_progress_bar(tmp_path, checkpoint, capsys):
+    assert main(["agreement", "--policy", str(checkpoint), "--env", "maze-topright-5-easy",
+                 "--mazes", "1", "--no-progress"]) == 0
+    assert "cells of each maze" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "steer"])
+def test_stdout_is_the_same_valid_json_as_the_file(command, tmp_path, checkpoint, capsys):
+    """No maze of the training distribution is eligible: NaN rates are null on stdout."""
+    out = tmp_path / "x.json"
+    policy = "random" if command == "evaluate" else str(checkpoint)
+    extra = ["--coeffs", "1"] if command == "steer" else []
+    assert main([command, "--policy", policy, "--env", "maze-topright-5-easy", "--episodes",
+                 "2", "--max-steps", "5", "--json", str(out), "--no-progress", *extra]) == 0
+
+    def refuse(name):
+        raise AssertionError(f"{name} on stdout")
+
+    printed = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    written = json.loads(out.read_text(), parse_constant=refuse)
+    assert printed == (written["summary"] if command == "evaluate" else written["rows"])
+    first = printed if command == "evaluate" else printed[0]
+    assert first["misgeneralization_rate"] is None
+
+
+@pytest.mark.parametrize("command, scripted", [
+    ("evaluate", True), ("vfield", True), ("rollout", True), ("goals", True),
+    ("steer", False), ("agreement", False), ("demo", False), ("report", False),
+])
+def test_policy_help_says_whether_scripted_agents_are_taken(command, scripted, capsys):
+    from mazepolicy.cli import command_parser
+
+    (action,) = [a for a in command_parser(command)._actions if "--policy" in a.option_strings]
+    assert ("cheese-walker" in action.help) == scripted, action.help
+
+
+def test_agreement_refuses_a_scripted_walker_in_one_line(capsys):
+    _user_error(["agreement", "--policy", "cheese-walker", "--mazes", "1", "--no-progress"],
+                capsys, "scripted agent: this needs a network")

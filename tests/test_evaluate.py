@@ -72,6 +72,39 @@ def test_training_distribution_has_no_eligible_mazes():
     )
     assert result.summary()["eligible_episodes"] == 0
     assert math.isnan(result.summary()["misgeneralization_rate"])
+    in_region = sum(e.cheese_in_region for e in result.episodes)
+    assert result.summary()["no_eligible_reason"] == (
+        "no maze is eligible for measuring goal misgeneralization: "
+        f"{in_region} of 8 have the cheese in the top-right 5x5 region"
+        + (f", {8 - in_region} of 8 have no decision square (the paths to the cheese and "
+           "the corner never diverge)" if in_region < 8 else ""))
+
+
+def test_a_region_larger_than_any_maze_says_why_no_maze_is_eligible(tmp_path, capsys):
+    """``region = 40`` covers every maze: the summary (stdout and file) and a note on
+    stderr say so instead of a bare null rate."""
+    import json
+
+    from mazepolicy.cli import main
+
+    variant = tmp_path / "huge-region.toml"
+    variant.write_text('distribution_mode = "easy"\ncheese = "anywhere"\nregion = 40\n')
+    assert main(["evaluate", "--policy", "cheese-walker", "--env", str(variant),
+                 "--episodes", "5", "--json", str(tmp_path / "e.json"), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    largest = max(e["maze_dim"] for e in json.loads((tmp_path / "e.json").read_text())
+                  ["episodes"])
+    reason = ("no maze is eligible for measuring goal misgeneralization: 5 of 5 have the "
+              "cheese in the top-right 40x40 region (it covers every maze played: the "
+              f"largest is {largest}x{largest})")
+    assert summary["misgeneralization_rate"] is None
+    assert summary["no_eligible_reason"] == reason
+    assert err.strip() == f"note: {reason}; misgeneralization_rate is null"
+
+
+def test_mazes_with_eligible_episodes_have_no_reason(walker_results):
+    assert walker_results[0].summary()["no_eligible_reason"] is None
 
 
 def test_json_and_csv_round_trip(walker_results, tmp_path):

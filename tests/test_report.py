@@ -246,3 +246,59 @@ def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):
     assert not (tmp_path / "o").exists()
     assert main([*base, "--render-only"]) == 2  # nothing to render yet
     assert "run the report first" in capsys.readouterr().err
+
+
+def test_a_stopped_report_keeps_its_sections_and_resume_finishes_it(tmp_path, policy,
+                                                                    monkeypatch):
+    """Killed in section 5: sections 1-4 are on disk and listed as done; ``--only`` and
+    ``--render-only`` say to finish it; ``--resume`` runs sections 5 and 6 alone and gives
+    the numbers of an uninterrupted run. The variant's region (40) covers every maze, so
+    the report says why its misgeneralization rates are n/a (issue 22, items 3 and 6)."""
+    from mazepolicy.cli import main
+    from mazepolicy.report import experiments
+    from mazepolicy.report.config import EXPERIMENTS
+
+    path = tmp_path / "tiny.safetensors"
+    save_policy(policy, path, {"env": "maze-topright-5-easy"})
+    variant = tmp_path / "huge-region.toml"
+    variant.write_text('distribution_mode = "easy"\ncheese = "anywhere"\nregion = 40\n')
+    base = ["report", "--policy", str(path), "--size", "smoke", "--env", str(variant),
+            "--no-progress", "--out"]
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert main([*base, str(whole)]) == 0
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    retargeting = experiments.retargeting_section
+    monkeypatch.setattr(experiments, "retargeting_section", killed)
+    with pytest.raises(KeyboardInterrupt):
+        main([*base, str(stopped)])
+    meta = json.loads((stopped / "results" / "meta.json").read_text())
+    assert meta["sections_done"] == list(EXPERIMENTS[:4])
+    assert sorted(p.name for p in (stopped / "results").iterdir()) == sorted(
+        [f"{name}.json" for name in EXPERIMENTS[:4]] + ["meta.json"])
+    assert not (stopped / "report.md").exists()
+    assert main([*base, str(stopped), "--only", "channels"]) == 2
+    assert main(["report", "--policy", str(path), "--out", str(stopped), "--render-only"]) == 2
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("a section already done was measured again")
+
+    monkeypatch.setattr(experiments, "retargeting_section", retargeting)
+    for name in ("misgeneralization", "cheese_vector_section", "top_right_section",
+                 "channels_section"):
+        monkeypatch.setattr(experiments, name, measured_again)
+    assert main([*base, str(stopped), "--resume"]) == 0
+    for name in EXPERIMENTS:
+        assert (json.loads((stopped / "results" / f"{name}.json").read_text())
+                == json.loads((whole / "results" / f"{name}.json").read_text())), name
+    meta = json.loads((stopped / "results" / "meta.json").read_text())
+    assert meta["sections_done"] == list(EXPERIMENTS)
+    assert meta["reruns"][-1]["sections"] == ["retargeting", "vector_fields"]
+    assert meta["reruns"][-1]["resumed"] and meta["reruns"][-1]["command"].endswith("--resume")
+    text = (stopped / "report.md").read_text()
+    assert f"measured on resuming with `{meta['reruns'][-1]['command']}`" in text
+    assert ("policy: no maze is eligible for measuring goal misgeneralization: 6 of 6 have "
+            "the cheese in the top-right 40x40 region") in text
+    assert "top-right 40x40 region and the paths" in text

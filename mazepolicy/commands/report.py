@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.io import check_readable
+    from mazepolicy.io import check_output_dir, check_readable
     from mazepolicy.report.config import ReportConfig
     from mazepolicy.report.runner import render_report, run_report
 
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {render_report(args.out, args.notes, args.sae)}")
         return 0
 
+    check_output_dir(args.out, "--out")
     for option in ("notes", "sae"):
         check_readable(getattr(args, option), f"--{option}")  # read at the end
     load_variant(args.env)  # a clear error before anything loads
