@@ -5,6 +5,8 @@ The recipe (``--agent``, a TOML file in ``agents/`` of ``PPOConfig`` or, with
 ``algorithm = "dagger"``, ``DaggerConfig`` fields) gives the settings; the flags and
 ``--set key=value`` override them. ``--resume`` continues the run in ``--out`` from its
 latest checkpoint (an error if it has none); ``--init`` starts from given weights.
+A run directory has one writer: a second ``train`` on it is refused, naming the first.
+Ctrl-C stops the run with one line saying which checkpoint ``--resume`` continues from.
 Under ``torchrun`` every PPO rank trains on its own envs and gradients are averaged.
 
 Example:
@@ -20,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 from mazepolicy.commands.common import nonnegative_int, positive_int
 
@@ -46,6 +50,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return train(args)
+    except KeyboardInterrupt:
+        print(interrupted_message(args), file=sys.stderr)
+        return 130  # the shell's code for a SIGINT
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    """One line after Ctrl-C: where the run stands and the command that resumes it."""
+    from mazepolicy.train.common.run_dir import RunDirectory
+
+    latest = RunDirectory(args.out).latest_checkpoint()
+    if latest is None:
+        return f"mazepolicy train: interrupted before the first checkpoint; {args.out} " \
+               "has nothing to resume (start it again)"
+    command = " ".join(shlex.quote(str(word)) for word in resume_command(args))
+    return (f"mazepolicy train: interrupted; resume from checkpoint {latest.name} with: "
+            f"{command}")
+
+
+def resume_command(args: argparse.Namespace) -> list[str]:
+    """The command line that resumes the run ``args`` started: the same settings (a
+    resume with other settings is refused) plus ``--resume``.
+
+    Example:
+        >>> args = argparse.Namespace(agent="dagger-tiny", out="runs/x", env=None,
+        ...     total_steps=None, seed=3, init=None, device=None, set=["lr=1e-3"],
+        ...     no_progress=False)
+        >>> " ".join(resume_command(args))
+        'mazepolicy train --agent dagger-tiny --out runs/x --seed 3 --set lr=1e-3 --resume'
+    """
+    words = ["mazepolicy", "train", "--agent", args.agent, "--out", args.out]
+    for flag in ("env", "total_steps", "seed", "init", "device"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.set:
+        words += ["--set", *args.set]
+    if args.no_progress:
+        words.append("--no-progress")
+    return [*words, "--resume"]
+
+
+def overshoot_note(config, world_size: int = 1) -> str | None:
+    """What the run trains when its length is not a whole number of iterations (PPO)
+    or rounds (DAgger), which it rounds up; None when it is.
+
+    Example:
+        >>> from mazepolicy.train.ppo.config import PPOConfig
+        >>> overshoot_note(PPOConfig(total_steps=1000, num_envs=3, num_steps=100,
+        ...                          minibatches=1, env_groups=1))
+        'total_steps 1000 is not a multiple of the 300 env steps of an iteration: it runs 4 \
+iterations, 1200 env steps'
+    """
+    from mazepolicy.train.dagger import DaggerConfig
+
+    if isinstance(config, DaggerConfig):
+        total, chunk, count = config.total_frames, config.frames_per_round, config.rounds
+        names = ("total_frames", "labelled frames", "a round", "rounds")
+    else:
+        total, chunk = config.total_steps, config.batch_size * world_size
+        count = config.iterations(world_size)
+        names = ("total_steps", "env steps", "an iteration", "iterations")
+    if total % chunk == 0:
+        return None
+    length, unit, one, many = names
+    return (f"{length} {total} is not a multiple of the {chunk} {unit} of {one}: it runs "
+            f"{count} {many}, {count * chunk} {unit}")
+
+
+def train(args: argparse.Namespace) -> int:
     from mazepolicy.io import json_dumps
     from mazepolicy.train.dagger import DaggerConfig, DaggerTrainer
     from mazepolicy.train.ppo.trainer import Trainer
@@ -60,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         config = config.replace(**{length: args.total_steps})
     trainer_class = DaggerTrainer if isinstance(config, DaggerConfig) else Trainer
     trainer = trainer_class(config, args.out, resume=args.resume, progress=not args.no_progress)
+    note = overshoot_note(config, getattr(trainer, "world", 1))
+    if note and getattr(trainer, "rank", 0) == 0:
+        print(f"mazepolicy train: {note}", file=sys.stderr)
     with trainer:
         summary = trainer.train()
     if getattr(trainer, "rank", 0) == 0:

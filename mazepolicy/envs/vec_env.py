@@ -369,7 +369,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
     def mouse_cells(self) -> np.ndarray:
         """Tracked mouse cells, int (N, 2) of (x, y) in inner-maze coordinates."""
         self._require_reset()
-        return self._mouse - self._margin[:, None]
+        return self._mouse_world() - self._margin[:, None]
 
     @property
     def cheese_cells(self) -> np.ndarray:
@@ -549,7 +549,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         for k, i in enumerate(ended):
             buffer = bytearray(self._state_bytes[i])
             mouse = MazeState._over_engine_buffer(buffer).entities[0]  # a view of buffer
-            mouse["x"], mouse["y"] = self._mouse[i] + 0.5
+            mouse["x"], mouse["y"] = self._mouse_world()[i] + 0.5
             mouse["is_reflected"] = self._facing[i]
             self._final_renderer.set_state_of(0, bytes(buffer))
             out[k] = self._final_renderer.observe()[1]["rgb"][0]
@@ -600,9 +600,17 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._state_bytes: list[bytes] = [b""] * n  # what was last written to each env
         self._facing = np.zeros(n, dtype=np.int32)  # the mouse sprite's is_reflected
         self._pending = np.zeros(n, dtype=bool)  # NEXT_STEP: reset at the next step
-        self._free = np.zeros((n, world + 2, world + 2), dtype=bool)  # world grid + wall border
-        self._mouse = np.zeros((n, 2), dtype=np.int64)  # world (x, y)
-        self._corner = np.zeros((n, 2), dtype=np.int64)  # world (x, y) of top-right corner
+        # Walkable world cells of every env with a wall border, bool (N, side, side) indexed
+        # [env, y + 1, x + 1]; mice and corners are flat indices into it, so one step of
+        # tracking is a few vectorized ops.
+        side = world + 2
+        self._side = side
+        self._free = np.zeros((n, side, side), dtype=bool)
+        self._free_flat = self._free.reshape(-1)  # a view
+        self._env_base = np.arange(n, dtype=np.int64) * side * side
+        self._action_offset = ACTION_DELTA_ARRAY[:, 0] + ACTION_DELTA_ARRAY[:, 1] * side
+        self._mouse_at = np.zeros(n, dtype=np.int64)  # flat index of each mouse's cell
+        self._corner_at = np.zeros(n, dtype=np.int64)  # ... and of each top-right corner
         self._margin = np.zeros(n, dtype=np.int64)
         self._maze_dim = np.zeros(n, dtype=np.int64)
         self._level_seed = np.zeros(n, dtype=np.int64)
@@ -685,25 +693,35 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._free[i, 1:-1, 1:-1] = state.world != WALL
         m, n = state.margin, state.maze_dim
         self._margin[i], self._maze_dim[i] = m, n
-        self._mouse[i] = np.add(state.mouse_cell, m)
-        self._corner[i] = (m + n - 1, m + n - 1)
+        mx, my = state.mouse_cell
+        self._mouse_at[i] = self._flat_index(i, mx + m, my + m)
+        self._corner_at[i] = self._flat_index(i, m + n - 1, m + n - 1)
         self._level_seed[i] = state.level_seed
         cheese = state.cheese_cell
         self._cheese[i] = (-1, -1) if cheese is None else cheese
         self._facing[i] = state.entities[0]["is_reflected"]
-        if (self._mouse[i] == self._corner[i]).all() and self._top_right_step[i] < 0:
+        if self._mouse_at[i] == self._corner_at[i] and self._top_right_step[i] < 0:
             self._top_right_step[i] = state.cur_time
 
+    def _flat_index(self, i: int, wx: int, wy: int) -> int:
+        """Index in ``_free_flat`` of env i's world cell (wx, wy)."""
+        return int(self._env_base[i] + (wy + 1) * self._side + wx + 1)
+
+    def _mouse_world(self) -> np.ndarray:
+        """Tracked mouse cells in world coordinates, int (N, 2) of (x, y)."""
+        wy, wx = np.divmod(self._mouse_at - self._env_base, self._side)
+        return np.stack([wx - 1, wy - 1], axis=1)
+
     def _track_moves(self, actions: np.ndarray, done: np.ndarray) -> None:
-        """Advance tracked mouse cells by the actions (walls block), and corner visits."""
-        target = self._mouse + ACTION_DELTA_ARRAY[actions]  # (N, 2) world (x, y)
-        rows = np.arange(self.num_envs)
-        open_ = self._free[rows, target[:, 1] + 1, target[:, 0] + 1]
-        self._mouse = np.where(open_[:, None], target, self._mouse)
+        """Advance tracked mouse cells by the actions (walls block), the sprite's
+        facing, and corner visits."""
+        target = self._mouse_at + self._action_offset[actions]  # (N,) flat indices
+        np.copyto(self._mouse_at, target, where=self._free_flat[target])
         facing = FACING_AFTER[actions]
-        self._facing = np.where(facing >= 0, facing, self._facing)
-        at_corner = (self._mouse == self._corner).all(axis=1) & (self._top_right_step < 0)
-        self._top_right_step[at_corner] = self._ep_len[at_corner] + 1
+        np.copyto(self._facing, facing, where=facing >= 0)
+        at_corner = (self._mouse_at == self._corner_at) & (self._top_right_step < 0)
+        if at_corner.any():
+            self._top_right_step[at_corner] = self._ep_len[at_corner] + 1
 
     def _outcome_info(self, done, reached_cheese, timed_out) -> dict:
         values = {
@@ -728,7 +746,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
             "level_seed": self._level_seed.copy(),
             "maze_dim": self._maze_dim.copy(),
             "cheese_cell": self._cheese.copy(),
-            "mouse_cell": self._mouse - self._margin[:, None],
+            "mouse_cell": self._mouse_world() - self._margin[:, None],
             "episode_step": self._ep_len.copy(),
         }
         skipped = self._skipped != ""

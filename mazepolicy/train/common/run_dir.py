@@ -12,6 +12,14 @@
 A kill at any moment leaves the previous complete checkpoint in place; on resume, log
 rows (and TensorBoard events) written after it are dropped, so the logs read as one run.
 
+One writer: a trainer claims the directory (:meth:`~RunDirectory.claim`) before it
+reads or writes anything there, with an exclusive ``flock`` on ``.writer.lock`` (holding the
+writer's pid and command line). A second process is refused with
+:class:`RunDirectoryInUse` naming the first. The operating system drops the lock when its
+process ends, however it ends (a SIGKILL included), so a stale lock file never blocks a
+``--resume``. A run directory also belongs to one algorithm: claiming one whose latest
+checkpoint another trainer wrote is refused, naming that trainer.
+
 Example:
     >>> import tempfile
     >>> run = RunDirectory(tempfile.mkdtemp())
@@ -20,12 +28,23 @@ Example:
     >>> path = run.checkpoint_path(3); path.mkdir(parents=True)
     >>> run.commit_checkpoint(path); run.latest_checkpoint().name
     'iter-000003'
+    >>> run.claim("mazepolicy-ppo", resume=True).name
+    'iter-000003'
+    >>> RunDirectory(run.root).claim("mazepolicy-ppo", resume=True)
+    Traceback (most recent call last):
+    ...
+    mazepolicy.train.common.run_dir.RunDirectoryInUse: ... is being written by process ...
+    >>> run.close()
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import sys
+import time
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -36,6 +55,12 @@ from mazepolicy.models.checkpoint import CheckpointError, load_policy, read_file
 
 KEEP_CHECKPOINTS = 2
 LOGS = ("metrics.jsonl", "eval.jsonl")
+LOCK_FILE = ".writer.lock"
+RECIPES = {"mazepolicy-dagger": "a dagger-* recipe", "mazepolicy-ppo": "a ppo-* recipe"}
+
+
+class RunDirectoryInUse(FileExistsError):
+    """Another process is writing this run directory."""
 
 
 class RunDirectory:
@@ -44,6 +69,65 @@ class RunDirectory:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.writer = None  # TensorBoard SummaryWriter, once open_logs() ran
+        self._lock = None  # the open lock file while this process is the writer
+
+    def claim(self, trainer: str, resume: bool, exclusive: bool = True) -> Path | None:
+        """Become the directory's one writer (made if missing) for ``trainer`` (the
+        card's ``trainer`` name, e.g. "mazepolicy-dagger"), and return the checkpoint to
+        resume from (None for a new run); see the module docstring. ``exclusive=False``
+        checks without locking (data-parallel ranks beside the one that writes).
+
+        Raises :class:`RunDirectoryInUse` if another process writes it,
+        ``FileExistsError`` for a new run in a directory that holds one,
+        ``FileNotFoundError`` for ``resume`` without a checkpoint, ``ValueError`` if the
+        latest checkpoint is another trainer's. A refused claim holds nothing."""
+        if exclusive:
+            self._lock_directory()
+        try:
+            latest = self.latest_checkpoint()
+            if latest is not None and not resume:
+                raise FileExistsError(f"{self.root} already holds a run; resume it or pick "
+                                      "another out dir")
+            if latest is None and resume:
+                raise FileNotFoundError(f"no checkpoint to resume in {self.root}; drop "
+                                        "--resume to start a new run there")
+            if latest is not None:
+                self._check_trainer(latest, trainer)
+        except (FileExistsError, FileNotFoundError, ValueError):
+            self.close()
+            raise
+        return latest
+
+    def _lock_directory(self) -> None:
+        """Take the exclusive lock, or raise :class:`RunDirectoryInUse` naming its holder."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / LOCK_FILE, "a+")  # noqa: SIM115  (held until close())
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirectoryInUse(f"{self.root} is being written by {holder}; one writer "
+                                    "per run directory: wait for it or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        handle.write(f"process {os.getpid()} ({' '.join(sys.argv)}), since {started}\n")
+        handle.flush()
+        self._lock = handle
+
+    def _check_trainer(self, latest: Path, trainer: str) -> None:
+        """``ValueError`` if checkpoint ``latest``'s card names another trainer (an
+        unreadable card is left to the trainer's own checks, which name the file)."""
+        try:
+            owner = json.loads((latest / "policy.json").read_text()).get("trainer")
+        except (AttributeError, OSError, ValueError, TypeError):
+            return
+        if isinstance(owner, str) and owner != trainer:
+            recipe = RECIPES.get(owner, f"{owner}'s recipes")
+            raise ValueError(f"{self.root} holds a run of {owner}, not {trainer}: resume it "
+                             f"with {recipe}, or pick another out dir")
 
     @property
     def checkpoints(self) -> Path:
@@ -99,9 +183,13 @@ class RunDirectory:
             self.writer.flush()
 
     def close(self) -> None:
+        """Close TensorBoard and give up the directory (see :meth:`claim`)."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases its flock
+            self._lock = None
 
 
 def read_checkpoint_file(path: Path, parse):

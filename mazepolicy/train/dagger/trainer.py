@@ -62,6 +62,7 @@ from mazepolicy.train.dagger.collector import STATE_KEYS, Collector
 from mazepolicy.train.dagger.config import RESUMABLE_CHANGES, DaggerConfig
 
 ENV_STREAM, COLLECT_STREAM, SHUFFLE_STREAM = 0, 1, 2
+TRAINER = "mazepolicy-dagger"  # the cards' trainer name
 STATE_ENTRIES = ("round", "frames", "updates", "train_seconds", "config", "last_eval",
                  "collector")
 EVAL_KEYS = ("episodes", "cheese_rate", "cheese_ci", "top_right_rate", "eligible_episodes",
@@ -89,13 +90,7 @@ class DaggerTrainer:
         self.config, cfg = config, config
         self.run = RunDirectory(out_dir)
         self.progress = progress
-        latest = self.run.latest_checkpoint()
-        if latest is not None and not resume:
-            raise FileExistsError(f"{self.run.root} already holds a run; resume it or pick "
-                                  "another out dir")
-        if latest is None and resume:
-            raise FileNotFoundError(f"no checkpoint to resume in {self.run.root}; drop "
-                                    "--resume to start a new run there")
+        latest = self.run.claim(TRAINER, resume)
         self.device = resolve_device(cfg.device)
         cores = max(1, len(os.sched_getaffinity(0)))
         torch.set_num_threads(cfg.torch_threads or cores)
@@ -261,7 +256,7 @@ class DaggerTrainer:
     # --------------------------------------------------------------- checkpoints
     def _card(self) -> dict:
         summary = self.summary()
-        return {"env": self.config.env, "trainer": "mazepolicy-dagger",
+        return {"env": self.config.env, "trainer": TRAINER,
                 **{k: summary[k] for k in ("rounds", "frames", "updates", "train_seconds",
                                            "distinct_mazes", "config", "eval", "machine",
                                            "torch", "git_sha")},

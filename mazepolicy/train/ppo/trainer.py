@@ -72,6 +72,7 @@ from mazepolicy.train.ppo.rollout import RolloutStorage, compute_gae
 EVAL_KEYS = ("cheese_rate", "top_right_rate", "misgeneralization_rate", "mean_return",
              "mean_steps")
 
+TRAINER = "mazepolicy-ppo"  # the cards' trainer name
 # Entries of a checkpoint's trainer_state.json.
 TRAINER_STATE_KEYS = ("iteration", "global_step", "train_seconds", "world_size", "config",
                       "last_eval", "recent_returns")
@@ -107,16 +108,13 @@ class Trainer:
         progress: bool = True,
     ):
         self.config = config
+        self.rank, self.world, local_world = distributed_context()
         self.run = None if out_dir is None else RunDirectory(out_dir)
         self.progress = progress
-        latest = None if self.run is None else self.run.latest_checkpoint()
-        if latest is not None and not resume:
-            raise FileExistsError(f"{self.run.root} already holds a run; resume it or pick "
-                                  "another out dir")
-        if latest is None and resume:
-            raise FileNotFoundError(f"no checkpoint to resume in {out_dir}; drop --resume to "
-                                    "start a new run there")
-        self.rank, self.world, local_world = distributed_context()
+        if self.run is None and resume:
+            raise ValueError("resume needs a run directory (out_dir)")
+        latest = None if self.run is None else self.run.claim(
+            TRAINER, resume, exclusive=self.rank == 0)  # rank 0 writes the shared files
         self.device = resolve_device(config.device)
         cores = max(1, len(os.sched_getaffinity(0)) // local_world)  # this rank's share
         self._configure_torch(cores)
@@ -415,7 +413,7 @@ class Trainer:
     def _card(self) -> dict:
         return {"env": self.config.env, "global_step": self.global_step,
                 "iteration": self.iteration, "config": self.config.to_dict(),
-                "eval": self.last_eval, "git_sha": self.git_sha, "trainer": "mazepolicy-ppo",
+                "eval": self.last_eval, "git_sha": self.git_sha, "trainer": TRAINER,
                 "lineage": self.lineage}
 
     def save_checkpoint(self) -> Path:
