@@ -256,8 +256,13 @@ def test_a_stopped_report_keeps_its_sections_and_resume_finishes_it(tmp_path, po
     the report says why its misgeneralization rates are n/a (issue 22, items 3 and 6)."""
     from mazepolicy.cli import main
     from mazepolicy.report import experiments
-    from mazepolicy.report.config import EXPERIMENTS
+    from mazepolicy.report.config import EXPERIMENTS, PRESETS
 
+    monkeypatch.setitem(PRESETS, "smoke", {**PRESETS["smoke"], "sweep_layers": (LAYER,),
+                                           "misgeneralization_episodes": 4, "goal_mazes": 2,
+                                           "vector_mazes": 3, "steer_episodes": 2,
+                                           "transfer_mazes": 2, "retarget_mazes": 1,
+                                           "heatmap_seed": 0, "max_steps": 20})
     path = tmp_path / "tiny.safetensors"
     save_policy(policy, path, {"env": "maze-topright-5-easy"})
     variant = tmp_path / "huge-region.toml"
@@ -299,6 +304,31 @@ def test_a_stopped_report_keeps_its_sections_and_resume_finishes_it(tmp_path, po
     assert meta["reruns"][-1]["resumed"] and meta["reruns"][-1]["command"].endswith("--resume")
     text = (stopped / "report.md").read_text()
     assert f"measured on resuming with `{meta['reruns'][-1]['command']}`" in text
-    assert ("policy: no maze is eligible for measuring goal misgeneralization: 6 of 6 have "
+    assert ("policy: no maze is eligible for measuring goal misgeneralization: 4 of 4 have "
             "the cheese in the top-right 40x40 region") in text
     assert "top-right 40x40 region and the paths" in text
+
+
+@pytest.mark.slow
+def test_report_smoke_on_the_shipped_policies_takes_what_the_readme_says(tmp_path):
+    """The README's time for ``report --size smoke`` (shipped policy and control, one
+    thread per process, as measured) holds, within a factor of 2 for a busier machine."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    stated = re.search(r"`--size smoke` about (\d+) s", readme)
+    assert stated, "the README states no time for --size smoke"
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mazepolicy", "report", "--policy", "maze-topright-5_impala-s1",
+         "--control", "maze-anywhere_impala-s1", "--size", "smoke", "--out",
+         str(tmp_path / "out"), "--no-progress"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert seconds <= 2 * int(stated.group(1)), seconds

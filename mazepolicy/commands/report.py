@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", help="the control policy trained on maze-anywhere "
                         "(default: none; the report then has no paired comparison)")
     parser.add_argument("--size", choices=sorted(PRESETS), default="full",
-                        help="how many mazes each experiment uses (full: the report's; "
-                        "quick: minutes; smoke: seconds)")
+                        help="how many mazes each experiment uses (full: the report's, "
+                        "hours; quick: minutes; smoke: a check that every section runs, "
+                        "about 40 s on two CPU cores)")
     parser.add_argument("--env", default="maze-anywhere", help="the test variant")
     parser.add_argument("--layer", default=DEFAULT_LAYER, help="hook point of the vectors "
                         "and channels")

@@ -1,7 +1,8 @@
 """The report's settings: one dataclass read by ``mazepolicy report`` and its presets.
 
 ``full`` is what ``docs/report.md`` is generated with (hours on two CPU cores); ``quick``
-is the demo's size; ``smoke`` runs in seconds on a tiny policy, for the test suite.
+is the demo's size; ``smoke`` checks that every section runs: about 40 s on two CPU
+cores with the shipped policy and control (``OMP_NUM_THREADS=1``), for the test suite.
 
 Example:
     >>> config = ReportConfig.preset("smoke", policy="p.safetensors")

@@ -42,10 +42,12 @@ def _rate_errorbar(ax, x: np.ndarray, rows: Sequence[dict], label: str) -> None:
 def plot_rate_series(series: Mapping[str, Sequence[dict]], path: str | Path, xlabel: str,
                      ylabel: str, title: str) -> Path:
     """One line per series of bins (``low``, ``high``, ``rate``, ``ci``, ``n``): the
-    rate at the bin's midpoint with its Wilson 95% interval; bins span their range."""
+    rate at the bin's midpoint with its Wilson 95% interval; bins span their range. A
+    series without bins is named as empty, so an empty figure says why."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, rows in series.items():
         if not rows:
+            ax.plot([], [], " ", label=f"{label}: no mazes")
             continue
         mid = np.array([(r["low"] + r["high"]) / 2 for r in rows], dtype=float)
         _rate_errorbar(ax, mid, rows, f"{label} ({sum(r['n'] for r in rows)})")
