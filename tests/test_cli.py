@@ -567,3 +567,52 @@ def test_policy_help_says_whether_scripted_agents_are_taken(command, scripted, c
 def test_agreement_refuses_a_scripted_walker_in_one_line(capsys):
     _user_error(["agreement", "--policy", "cheese-walker", "--mazes", "1", "--no-progress"],
                 capsys, "scripted agent: this needs a network")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["report", "--policy", "p.safetensors", "--only", "channels", "channels"],
+     "--only: channels given twice"),
+    (["export", "--run", "r", "--name", "n", "--status", "s", "--env", "maze-anywhere",
+      "maze-anywhere"], "--env: maze-anywhere given twice"),
+    (["sae", "analyze", "--policy", "p.safetensors", "--sae", "a", "a", "--heldout", "h",
+      "--json", "x.json"], "--sae: a given twice"),
+])
+def test_a_repeated_value_is_refused_not_run_twice(argv, expected, tmp_path, monkeypatch,
+                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    _user_error(argv, capsys, expected)
+    assert not list(tmp_path.iterdir())
+
+
+def test_demo_says_why_no_maze_is_eligible(tmp_path, checkpoint, capsys):
+    variant = tmp_path / "huge-region.toml"
+    variant.write_text('distribution_mode = "easy"\ncheese = "anywhere"\nregion = 40\n')
+    assert main(["demo", "--policy", str(checkpoint), "--env", str(variant), "--episodes", "2",
+                 "--max-steps", "5", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "nan" not in summary and "| n/a |" in summary
+    assert ("0 eligible (cheese outside the top-right 40x40 region, paths to cheese and "
+            "corner diverge); no maze is eligible for measuring goal misgeneralization: 2 of "
+            "2 have the cheese in the top-right 40x40 region") in summary
+    assert "note: no maze is eligible" in capsys.readouterr().err
+
+
+def test_steer_plot_names_the_saved_vector_and_its_layer(tmp_path, checkpoint, monkeypatch):
+    from mazepolicy.envs import Anywhere
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.interp.vectors import cheese_vector
+    from mazepolicy.models.checkpoint import load_policy
+    from mazepolicy.viz import plots
+
+    saved = tmp_path / "b3.safetensors"
+    cheese_vector(load_policy(checkpoint)[0], level_states([5], Anywhere(), "easy"),
+                  LAYER3).save(saved)
+    drawn = []
+    monkeypatch.setattr(plots, "plot_sweep", lambda table, path, title: drawn.append(
+        (plots.sweep_lines(table, "cheese"), title)))
+    assert main(["steer", "--policy", str(checkpoint), "--env", "maze-anywhere-easy",
+                 "--vector", str(saved), "--coeffs", "1", "--episodes", "1", "--max-steps",
+                 "5", "--json", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png"),
+                 "--no-progress"]) == 0
+    ((lines, title),) = drawn
+    assert list(lines) == [f"cheese at {LAYER3}"] and "b3.safetensors" in title

@@ -226,6 +226,16 @@ def steered_agent(args: argparse.Namespace, coeff: float, variant):
                         seed=args.seed)
 
 
+def note_no_eligible(summary: dict) -> None:
+    """On stderr, why an evaluation ``summary`` has no eligible maze (so its
+    misgeneralization rates are null), if it has none."""
+    import sys
+
+    if summary.get("no_eligible_reason"):
+        print(f"note: {summary['no_eligible_reason']}; misgeneralization_rate is null",
+              file=sys.stderr)
+
+
 def write_cell_rows(path: str, rows: list[dict]) -> None:
     """Write per-cell result rows as CSV at ``path`` (atomically), one column per key;
     the ``cell`` (x, y) column as ``"x y"``.

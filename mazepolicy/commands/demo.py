@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mazepolicy.commands.common import nonnegative_int, positive_int
+from mazepolicy.commands.common import nonnegative_int, note_no_eligible, positive_int
 
 # shipped policies in order of preference: the hard-mode imitation policy, then the
 # easy-mode PPO smoke policy
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     print(json_dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
                                          "cheese_rate", "median_p_cheese")}
                       for r in table["rows"]], indent=2))
+    note_no_eligible(table["unsteered"])
     print(f"wrote {out}/table.json, table.csv, steering.png, vfield.png, summary.md")
     return 0
 
@@ -138,19 +139,36 @@ def summary_markdown(table: dict) -> str:
              "(paired) | McNemar p | median P(cheese) at decision square |",
              "|---|---|---|---|---|---|---|"]
     for r in table["rows"]:
-        ci = r["cheese_ci"]
-        mg = r["misgeneralization_ci"]
         lines.append(
-            f"| {r['vector']} | {r['coeff']:+g} | {r['cheese_rate']:.2f} [{ci[0]:.2f}, "
-            f"{ci[1]:.2f}] | {r['misgeneralization_rate']:.2f} [{mg[0]:.2f}, {mg[1]:.2f}] | "
-            f"{r['misgeneralization_change']:+.2f} | {r['mcnemar_p']:.3g} | "
-            f"{r['median_p_cheese']:.2f} |"
+            f"| {r['vector']} | {r['coeff']:+g} | {_rate(r, 'cheese')} | "
+            f"{_rate(r, 'misgeneralization')} | {_number(r['misgeneralization_change'], '+.2f')} "
+            f"| {_number(r['mcnemar_p'], '.3g')} | {_number(r['median_p_cheese'], '.2f')} |"
         )
-    lines += ["", f"{table['unsteered']['episodes']} mazes, "
-              f"{table['unsteered']['eligible_episodes']} eligible (cheese outside the "
-              "top-right region, paths to cheese and corner diverge).", "",
+    unsteered = table["unsteered"]
+    lines += ["", f"{unsteered['episodes']} mazes, {unsteered['eligible_episodes']} eligible "
+              f"(cheese outside the top-right {unsteered['region']}x{unsteered['region']} "
+              "region, paths to cheese and corner diverge)" +
+              (f"; {unsteered['no_eligible_reason']}." if unsteered["no_eligible_reason"]
+               else "."), "",
               f"The full report (1,000-maze misgeneralization against a control, layer "
               f"sweeps, vector transfer, cheese channels, retargeting) is {REPORT_URL} in "
               f"the repository; regenerate it with `mazepolicy report --policy "
               f"{table['policy']} --size full --out docs`."]
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float, spec: str) -> str:
+    """``value`` formatted with ``spec``; n/a for NaN (no eligible maze to compare).
+
+    Example:
+        >>> _number(float("nan"), ".2f"), _number(0.5, "+.2f")
+        ('n/a', '+0.50')
+    """
+    return "n/a" if value != value else format(value, spec)
+
+
+def _rate(row: dict, key: str) -> str:
+    """A row's ``key`` rate with its 95% interval, or n/a."""
+    lo, hi = row[f"{key}_ci"]
+    rate = row[f"{key}_rate"]
+    return "n/a" if rate != rate else f"{rate:.2f} [{lo:.2f}, {hi:.2f}]"

@@ -8,9 +8,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mazepolicy.commands.common import add_policy_arguments, positive_int
+from mazepolicy.commands.common import add_policy_arguments, note_no_eligible, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,11 +33,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(agent, args.env, args.episodes, seed=args.seed, num_envs=args.num_envs,
                       max_steps=args.max_steps, progress=not args.no_progress)
     result.settings["policy"] = args.policy
-    summary = result.summary()
-    print(json_dumps(summary, indent=2))
-    if summary["no_eligible_reason"]:
-        print(f"note: {summary['no_eligible_reason']}; misgeneralization_rate is null",
-              file=sys.stderr)
+    print(json_dumps(result.summary(), indent=2))
+    note_no_eligible(result.summary())
     writers = {}
     if args.json:
         writers[args.json] = lambda: result.write_json(args.json)

@@ -22,7 +22,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from mazepolicy.commands.common import nonnegative_int, positive_int
+from mazepolicy.commands.common import distinct, nonnegative_int, positive_int
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import PolicyAgent
     from mazepolicy.eval.card import card_evaluation
-    from mazepolicy.io import json_dumps
+    from mazepolicy.io import check_output_dir, json_dumps
     from mazepolicy.models.checkpoint import load_policy, save_policy
 
     if not set(args.name) <= NAME_CHARS:
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     source = (run_dir / "checkpoints" / args.checkpoint if args.checkpoint else run_dir)
     weights = source / "policy.safetensors"
-    out = Path(args.out) / f"{args.name}.safetensors"
+    out = check_output_dir(args.out, "--out") / f"{args.name}.safetensors"
+    distinct(args.env or [], "--env")
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to replace it")
     policy, card = load_policy(weights)

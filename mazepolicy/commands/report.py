@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from mazepolicy.commands.common import DEFAULT_LAYER, nonnegative_int
+from mazepolicy.commands.common import DEFAULT_LAYER, distinct, nonnegative_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     check_output_dir(args.out, "--out")
+    distinct(args.only or [], "--only")
     for option in ("notes", "sae"):
         check_readable(getattr(args, option), f"--{option}")  # read at the end
     load_variant(args.env)  # a clear error before anything loads

@@ -15,6 +15,7 @@ import argparse
 
 from mazepolicy.commands.common import (
     DEFAULT_LAYER,
+    distinct,
     finite_float,
     nonnegative_int,
     positive_int,
@@ -148,6 +149,7 @@ def _analyze(args) -> int:
     )
 
     check_output_file(args.json, "--json")
+    distinct(args.sae, "--sae")
     if args.figures:
         check_output_dir(args.figures, "--figures")
     sha = weights_sha256(args.policy)

@@ -16,6 +16,7 @@ from mazepolicy.commands.common import (
     add_vector_arguments,
     distinct,
     finite_float,
+    note_no_eligible,
     positive_int,
     vector_choice,
 )
@@ -56,10 +57,13 @@ def run(args: argparse.Namespace) -> int:
     table["settings"] = {"policy": args.policy, "env": args.env, "seed": args.seed,
                          "vector": args.vector or "cheese"}
     print(json_dumps(table["rows"], indent=2))
+    note_no_eligible(table["unsteered"])
     writers = {args.json: lambda: atomic_write_text(args.json, json_dumps(table, indent=2))}
     if args.csv:
         writers[args.csv] = lambda: atomic_write_text(args.csv, table_csv(table))
     if args.plot:
-        writers[args.plot] = lambda: plot_sweep(table, args.plot)
+        title = (f"{args.policy} on {args.env}: {choice.describe()} "
+                 f"({args.episodes} mazes, {table['unsteered']['eligible_episodes']} eligible)")
+        writers[args.plot] = lambda: plot_sweep(table, args.plot, title=title)
     write_outputs(writers)
     return 0
