@@ -429,6 +429,8 @@ def test_rollout_averaged_steers_with_the_averaged_vector(checkpoint):
     (["steer", "--layer", LAYER2, LAYER2], [f"--layer: {LAYER2} given twice"]),
     (["steer", "--json", ""], ["--json: empty path"]),
     (["evaluate", "--csv", ""], ["--csv: empty path"]),
+    (["evaluate", "--policy", "cheese-walker", "--greedy"], ["--greedy", "scripted agent"]),
+    (["rollout", "--policy", "random", "--greedy"], ["--greedy", "scripted agent"]),
 ])
 def test_options_that_would_do_nothing_are_refused(argv, expected, tmp_path, checkpoint,
                                                    capsys):

@@ -66,13 +66,17 @@ class PolicyAgent:
 def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int = 0) -> Agent:
     """A scripted agent by name (``cheese-walker``, ``top-right-walker``, ``random``), or a
     :class:`PolicyAgent` for a shipped checkpoint by name (``checkpoints/<name>``) or the
-    checkpoint at path ``spec`` (``*.safetensors``).
+    checkpoint at path ``spec`` (``*.safetensors``). ``greedy`` applies to networks only
+    (``ValueError`` for a scripted agent).
 
     Example:
         >>> make_agent("maze-topright-5-easy_impala-s1").name
         'maze-topright-5-easy_impala-s1'
     """
     if spec in SCRIPTED_AGENTS:
+        if greedy:
+            raise ValueError(f"--greedy: {spec} is a scripted agent, which has no action "
+                             "probabilities to take the most likely of")
         return make_scripted_agent(spec, seed=seed)
     path = checkpoint_file(spec)
     policy, _ = load_policy(path, device=device)

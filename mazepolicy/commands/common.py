@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mazepolicy.interp.vectors import SteeringVector
 
 DEFAULT_LAYER = "embedder.block2.res1.resadd_out"
 
@@ -107,7 +111,7 @@ class VectorChoice:
     per maze or averaged over ``averaged_seeds``, at each of ``layers``."""
 
     spec: str  # --vector as given (or "cheese")
-    saved: object | None  # the loaded SteeringVector of a saved vector
+    saved: SteeringVector | None  # a saved vector, loaded
     layers: tuple[str, ...]
     averaged_seeds: range | None  # None: per maze (or the saved vector)
 

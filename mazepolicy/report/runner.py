@@ -62,21 +62,9 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})",
            "seconds": 0.0}
     if only or resume:
-        meta = _read_json(results_dir / "meta.json", "run the whole report first")
-        _check_rerun_settings(meta, config, only or (), out, digests)
-        done = set(meta.get("sections_done", EXPERIMENTS))
-        if only and done != set(EXPERIMENTS):
-            raise ValueError(f"{out} is not finished (not measured yet: "
-                             f"{', '.join(_missing(done))}); finish it with --resume first")
-        todo = tuple(only) if only else _missing(done)
-        run = {**run, "sections": [], **({} if only else {"resumed": True})}
-        if todo:
-            meta.setdefault("reruns", []).append(run)
-        if only:
-            meta["config"]["control"] = meta["control"] = config.control
-            meta["control_sha256"] = digests["control_sha256"]
+        meta, todo = _continued_meta(out, config, tuple(only or ()), digests, run)
     else:
-        todo, done = EXPERIMENTS, set()
+        todo = EXPERIMENTS
         meta = {**run, "config": config.to_dict(), "policy": config.policy,
                 "control": config.control, **digests, "sections_done": [],
                 "section_seconds": {}}
@@ -95,6 +83,27 @@ def run_report(config: ReportConfig, out: str | Path, progress: bool = True,
     atomic_write_text(results_dir / "meta.json", json_dumps(meta, indent=1))
     render_report(out, notes, sae)
     return results
+
+
+def _continued_meta(out: Path, config: ReportConfig, only: tuple[str, ...], digests: dict,
+                    run: dict) -> tuple[dict, tuple[str, ...]]:
+    """The stored ``meta`` of the report in ``out``, with ``run`` (this command) listed in
+    its ``reruns``, and the sections to run: ``only`` (a re-run of a finished report) or
+    else the sections not measured yet (a resumed report)."""
+    meta = _read_json(out / "results" / "meta.json", "run the whole report first")
+    _check_rerun_settings(meta, config, only, out, digests)
+    missing = _missing(set(meta.get("sections_done", EXPERIMENTS)))
+    if only and missing:
+        raise ValueError(f"{out} is not finished (not measured yet: {', '.join(missing)}); "
+                         "finish it with --resume first")
+    todo = only or missing
+    run.update(sections=[], **({} if only else {"resumed": True}))
+    if todo:
+        meta.setdefault("reruns", []).append(run)
+    if only:
+        meta["config"]["control"] = meta["control"] = config.control
+        meta["control_sha256"] = digests["control_sha256"]
+    return meta, todo
 
 
 def _missing(done: set[str]) -> tuple[str, ...]:
