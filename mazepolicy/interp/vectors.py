@@ -41,7 +41,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from mazepolicy.agents.steered import add_vector_hook, check_coeff
 from mazepolicy.envs.frames import render_states
 from mazepolicy.envs.state import FREE, MazeState
-from mazepolicy.io import atomic_write_bytes, atomic_write_text
+from mazepolicy.io import atomic_write_bytes, atomic_write_text, json_dumps
 
 
 @dataclass
@@ -59,7 +59,7 @@ class SteeringVector:
         blob = save_safetensors_bytes({"vector": self.tensor.detach().cpu().contiguous()})
         atomic_write_bytes(path, blob)
         atomic_write_text(path.with_suffix(".json"),
-                          json.dumps({"layer": self.layer, **self.metadata}, indent=2))
+                          json_dumps({"layer": self.layer, **self.metadata}, indent=2))
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:
