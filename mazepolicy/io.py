@@ -178,7 +178,7 @@ def _check_folder(folder: Path, option: str, target: Path) -> None:
                           f"({err.strerror or err})") from None
 
 
-def write_outputs(writers: dict[str, Callable[[], object]]) -> None:
+def write_outputs(writers: dict[str | Path, Callable[[], object]]) -> None:
     """Call every writer (``{path: write}``), even after one fails, then raise one
     :class:`OutputError` naming each path that could not be written, so a late failure
     loses only that output.

@@ -50,54 +50,78 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import checkpoint_file
-    from mazepolicy.envs.geometry import paths_diverge
-    from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.interp.probes import move_field
-    from mazepolicy.interp.steer import steering_experiment, steering_vector, write_table
-    from mazepolicy.interp.vectors import steering
-    from mazepolicy.io import atomic_write_text, check_output_dir, json_dumps
+    from mazepolicy.interp.steer import table_csv
+    from mazepolicy.io import atomic_write_text, check_output_dir, json_dumps, write_outputs
     from mazepolicy.models.checkpoint import load_policy
     from mazepolicy.viz.plots import plot_sweep, plot_vector_fields
 
     out = check_output_dir(args.out, "--out")
     path = checkpoint_file(args.policy) if args.policy else default_checkpoint()
     policy, card = load_policy(path)
-    env_name = args.env or card.get("config", {}).get("eval_env", "maze-anywhere")
-    variant = load_variant(env_name)
-    trained = training_size(card)
-    print(f"policy {path} ({trained}); test variant {variant.name}")
+    variant = load_variant(args.env or card.get("config", {}).get("eval_env", "maze-anywhere"))
+    print(f"policy {path} ({training_size(card)}); test variant {variant.name}")
+    table = steering_table(policy, path, card, variant, args)
+    state, base, steered = cheese_vector_field(policy, variant, args.seed)
+    print(json_dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
+                                         "cheese_rate", "median_p_cheese")}
+                      for r in table["rows"]], indent=2))
+    note_no_eligible(table["unsteered"])
+    write_outputs({
+        out / "table.json": lambda: atomic_write_text(out / "table.json",
+                                                      json_dumps(table, indent=2)),
+        out / "table.csv": lambda: atomic_write_text(out / "table.csv", table_csv(table)),
+        out / "steering.png": lambda: plot_sweep(
+            table, out / "steering.png", title=f"{path.stem} on {variant.name}: cheese "
+            "vector at -1 and top-right vector at +1, each against the unsteered policy (0)"),
+        out / "vfield.png": lambda: plot_vector_fields(
+            state, base, steered, out / "vfield.png",
+            titles=("unsteered", f"cheese vector (per maze) -1\nat {LAYER}",
+                    "steered - unsteered")),
+        out / "summary.md": lambda: atomic_write_text(out / "summary.md",
+                                                      summary_markdown(table)),
+    })
+    print(f"wrote {out}/table.json, table.csv, steering.png, vfield.png, summary.md")
+    return 0
+
+
+def steering_table(policy, path: Path, card: dict, variant, args: argparse.Namespace) -> dict:
+    """The per-maze cheese vector at -1 and top-right vector at +1 at :data:`LAYER`, each
+    paired with the unsteered policy on the same ``args.episodes`` seeded mazes: one
+    table whose rows name their ``vector`` (``none`` for the unsteered row)."""
+    from mazepolicy.interp.steer import steering_experiment
+
     common = dict(env=variant, episodes=args.episodes, seed=args.seed,
                   max_steps=args.max_steps, progress=not args.no_progress)
     cheese = steering_experiment(policy, "cheese", [LAYER], [-1.0], **common)
     top_right = steering_experiment(policy, "top-right", [LAYER], [1.0], **common)
-    table = {"policy": str(path), "policy_trained": trained,
+    table = {"policy": str(path), "policy_trained": training_size(card),
              "env": variant.name, "vector": {"kind": "cheese and top-right", "per_maze": True},
              "unsteered": cheese["unsteered"],
              "rows": cheese["rows"] + top_right["rows"][1:]}
     for row, kind in zip(table["rows"], ["none", "cheese", "top-right"], strict=True):
         row["vector"] = kind
-    write_table(table, out / "table.json", out / "table.csv")
-    plot_sweep(table, out / "steering.png",
-               title=f"{path.stem} on {variant.name}: cheese vector at -1 and top-right "
-               "vector at +1, each against the unsteered policy (0)")
-    states = level_states(range(args.seed, args.seed + 20), variant.placement(),
+    return table
+
+
+def cheese_vector_field(policy, variant, seed: int):
+    """(state, unsteered, steered move fields) on the first of the 20 mazes from level
+    ``seed`` whose paths to the cheese and the corner diverge (else the first), steered
+    by that maze's own cheese vector at -1."""
+    from mazepolicy.envs.geometry import paths_diverge
+    from mazepolicy.envs.levels import level_states
+    from mazepolicy.interp.probes import move_field
+    from mazepolicy.interp.steer import steering_vector
+    from mazepolicy.interp.vectors import steering
+
+    states = level_states(range(seed, seed + 20), variant.placement(),
                           variant.distribution_mode)
     state = next((s for s in states if paths_diverge(s.free, s.cheese_cell)), states[0])
-    vec = steering_vector(policy, "cheese", [state], LAYER)
+    vector = steering_vector(policy, "cheese", [state], LAYER)
     base = move_field(policy, state)
-    with steering(policy, [(vec, -1.0)]):
+    with steering(policy, [(vector, -1.0)]):
         steered = move_field(policy, state)
-    plot_vector_fields(state, base, steered, out / "vfield.png",
-                       titles=("unsteered", f"cheese vector -1\nat {LAYER}",
-                               "steered - unsteered"))
-    atomic_write_text(out / "summary.md", summary_markdown(table))
-    print(json_dumps([{k: r[k] for k in ("vector", "coeff", "misgeneralization_rate",
-                                         "cheese_rate", "median_p_cheese")}
-                      for r in table["rows"]], indent=2))
-    note_no_eligible(table["unsteered"])
-    print(f"wrote {out}/table.json, table.csv, steering.png, vfield.png, summary.md")
-    return 0
+    return state, base, steered
 
 
 def training_size(card: dict) -> str:
