@@ -431,6 +431,7 @@ def test_rollout_averaged_steers_with_the_averaged_vector(checkpoint):
     (["evaluate", "--csv", ""], ["--csv: empty path"]),
     (["evaluate", "--policy", "cheese-walker", "--greedy"], ["--greedy", "scripted agent"]),
     (["rollout", "--policy", "random", "--greedy"], ["--greedy", "scripted agent"]),
+    (["rollout", "--policy", "cheese-walker", "--fps", "0"], ["--fps", "must be > 0"]),
 ])
 def test_options_that_would_do_nothing_are_refused(argv, expected, tmp_path, checkpoint,
                                                    capsys):

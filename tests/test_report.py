@@ -246,6 +246,8 @@ def test_report_refuses_unknown_layers_and_variants(tmp_path, policy, capsys):
     assert not (tmp_path / "o").exists()
     assert main([*base, "--render-only"]) == 2  # nothing to render yet
     assert "run the report first" in capsys.readouterr().err
+    assert main([*base, "--render-only", "--only", "channels", "--resume"]) == 2
+    assert "--only --resume: --render-only runs no experiment" in capsys.readouterr().err
 
 
 def test_a_stopped_report_keeps_its_sections_and_resume_finishes_it(tmp_path, policy,

@@ -68,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.report.runner import render_report, run_report
 
     if args.render_only:
+        refused = [f"--{name}" for name in ("control", "only", "resume") if getattr(args, name)]
+        if refused:
+            raise ValueError(f"{' '.join(refused)}: --render-only runs no experiment; "
+                             "leave them out")
         print(f"wrote {render_report(args.out, args.notes, args.sae)}")
         return 0
 

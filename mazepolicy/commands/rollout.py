@@ -13,6 +13,7 @@ from mazepolicy.commands.common import (
     add_policy_arguments,
     add_vector_arguments,
     finite_float,
+    positive_float,
     positive_int,
 )
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coeff", type=finite_float, default=0.0,
                         help="steering coefficient (0: unsteered)")
     parser.add_argument("--video", required=True, help=".gif or .mp4 path")
-    parser.add_argument("--fps", type=finite_float, default=10, help="frames per second")
+    parser.add_argument("--fps", type=positive_float, default=10, help="frames per second")
     parser.add_argument("--scale", type=positive_int, default=4,
                         help="frame enlargement (64 px frames times this)")
 
