@@ -619,3 +619,19 @@ def test_steer_plot_names_the_saved_vector_and_its_layer(tmp_path, checkpoint, m
                  "--no-progress"]) == 0
     ((lines, title),) = drawn
     assert list(lines) == [f"cheese at {LAYER3}"] and "b3.safetensors" in title
+
+
+def test_vfield_of_the_random_agent_is_uniform_not_a_walkers(tmp_path):
+    """Each move's probability is its share of the 15 actions (the random agent was once
+    drawn as the top-right walker)."""
+    from mazepolicy.envs.actions import ACTION_DELTAS
+    from mazepolicy.interp.probes import MOVES
+
+    out = tmp_path / "r.json"
+    assert main(["vfield", "--policy", "random", "--env", "maze-anywhere-easy", "--seed", "3",
+                 "--out", str(tmp_path / "r.png"), "--json", str(out)]) == 0
+    shares = [sum(tuple(d) == move for d in ACTION_DELTAS) / len(ACTION_DELTAS)
+              for move in MOVES]
+    field = json.loads(out.read_text())
+    assert field["unsteered"] and all(p == pytest.approx(shares)
+                                      for p in field["unsteered"].values())
