@@ -21,6 +21,7 @@ import importlib
 import sys
 
 import mazepolicy
+from mazepolicy.extras import MissingExtra, extra_of, missing_extra_message
 
 COMMANDS = {
     "demo": "Run a small steering experiment and write its table and figures (the main job).",
@@ -63,7 +64,9 @@ class DefaultOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
     its default, nor for options without one (None, an empty list) or flags (False)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, []) or "default" in (action.help or ""):
+        default = action.default
+        if (default is None or default is False or default == []
+                or "default" in (action.help or "")):
             return action.help
         return super()._get_help_string(action)
 
@@ -88,15 +91,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     name, rest = argv[0], argv[1:]
-    module = importlib.import_module(f"mazepolicy.commands.{name}")
-    args = command_parser(name).parse_args(rest)
     try:
-        return int(module.run(args) or 0)
-    except USER_ERRORS as err:
-        if debug:
+        args = command_parser(name).parse_args(rest)
+        return int(importlib.import_module(f"mazepolicy.commands.{name}").run(args) or 0)
+    except MissingExtra as err:
+        return _refuse(name, str(err), debug)
+    except ModuleNotFoundError as err:
+        if extra_of(err.name) is None:
             raise
-        print(f"mazepolicy {name}: {err}", file=sys.stderr)
-        return 2
+        return _refuse(name, missing_extra_message("this command", err.name), debug)
+    except USER_ERRORS as err:
+        return _refuse(name, str(err), debug)
+
+
+def _refuse(name: str, message: str, debug: bool) -> int:
+    """Print a user error in one line (``--debug``: re-raise it) and return status 2."""
+    if debug:
+        raise
+    print(f"mazepolicy {name}: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

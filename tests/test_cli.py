@@ -529,6 +529,8 @@ def test_help_shows_each_default_once(command):
             text = formatter._expand_help(action)
             assert text.count("default") <= 1, (command, action.option_strings, text)
             assert "(default: None)" not in text and "(default: [])" not in text
+            if action.default not in (None, [], argparse.SUPPRESS) and action.default is not False:
+                assert "default" in text, (command, action.option_strings, text)  # e.g. 0
 
 
 def test_agreement_hides_its_progress_bar(tmp_path, checkpoint, capsys):
