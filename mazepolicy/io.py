@@ -129,6 +129,31 @@ def check_output_file(path: str | Path | None, option: str) -> Path | None:
     return path
 
 
+def check_output_files(args, *options: str) -> None:
+    """:func:`check_output_file` for each of the file ``options`` of parsed command-line
+    ``args`` (``"json"`` is ``--json``), and refuse two options naming the same file (the
+    second write would replace the first).
+
+    Example:
+        >>> from argparse import Namespace
+        >>> check_output_files(Namespace(json="out/a", csv="out/./a"), "json", "csv")
+        Traceback (most recent call last):
+        ...
+        mazepolicy.io.OutputError: --json and --csv both name out/a; give each its own file
+    """
+    seen: dict[Path, str] = {}
+    for name in options:
+        option = "--" + name.replace("_", "-")
+        path = check_output_file(getattr(args, name), option)
+        if path is None:
+            continue
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise OutputError(f"{seen[key]} and {option} both name {os.path.normpath(path)}; "
+                              "give each its own file")
+        seen[key] = option
+
+
 def check_output_dir(path: str | Path, option: str) -> Path:
     """Refuse, before any work, an output folder ``option`` (e.g. ``"--out"``) that is an
     existing file or cannot be made or written into.

@@ -637,3 +637,15 @@ def test_vfield_of_the_random_agent_is_uniform_not_a_walkers(tmp_path):
     field = json.loads(out.read_text())
     assert field["unsteered"] and all(p == pytest.approx(shares)
                                       for p in field["unsteered"].values())
+
+
+@pytest.mark.parametrize("command, options", [("evaluate", ["--json", "--csv"]),
+                                              ("steer", ["--json", "--plot"]),
+                                              ("vfield", ["--out", "--json"])])
+def test_two_outputs_naming_one_file_are_refused(command, options, tmp_path, capsys):
+    same = str(tmp_path / "x.out")
+    argv = [command, "--policy", "missing.safetensors"]
+    for option in options:
+        argv += [option, same]
+    _user_error(argv, capsys, f"{options[0]} and {options[1]} both name {same}")
+    assert not list(tmp_path.iterdir())

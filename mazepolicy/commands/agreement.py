@@ -42,11 +42,10 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
+    from mazepolicy.io import atomic_write_text, check_output_files, json_dumps, write_outputs
     from mazepolicy.train.dagger.agreement import agreement_at_every_cell, bin_agreement
 
-    check_output_file(args.json, "--json")
-    check_output_file(args.csv, "--csv")
+    check_output_files(args, "json", "csv")
     policy = load_network(args.policy, device=args.device)
     variant = load_variant(args.env)
     seeds = list(range(args.seed, args.seed + args.mazes))

@@ -23,12 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mazepolicy.agents.policy import make_agent
+    from mazepolicy.agents.factory import make_agent
     from mazepolicy.eval.evaluate import evaluate
-    from mazepolicy.io import check_output_file, json_dumps, write_outputs
+    from mazepolicy.io import check_output_files, json_dumps, write_outputs
 
-    check_output_file(args.json, "--json")
-    check_output_file(args.csv, "--csv")
+    check_output_files(args, "json", "csv")
     agent = make_agent(args.policy, device=args.device, greedy=args.greedy, seed=args.seed)
     result = evaluate(agent, args.env, args.episodes, seed=args.seed, num_envs=args.num_envs,
                       max_steps=args.max_steps, progress=not args.no_progress)

@@ -45,10 +45,9 @@ def run(args: argparse.Namespace) -> int:
         goal_choices,
         goal_choices_by_distance,
     )
-    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
+    from mazepolicy.io import atomic_write_text, check_output_files, json_dumps, write_outputs
 
-    check_output_file(args.json, "--json")
-    check_output_file(args.csv, "--csv")
+    check_output_files(args, "json", "csv")
     policy = probed_policy(args.policy, args.device)
     variant = load_variant(args.env)
     seeds = list(range(args.seed, args.seed + args.mazes))

@@ -40,11 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.policy import load_network
     from mazepolicy.interp.steer import steering_experiment, table_csv
-    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
+    from mazepolicy.io import atomic_write_text, check_output_files, json_dumps, write_outputs
     from mazepolicy.viz.plots import plot_sweep
 
-    for option in ("json", "csv", "plot"):
-        check_output_file(getattr(args, option), f"--{option}")
+    check_output_files(args, "json", "csv", "plot")
     distinct(args.coeffs, "--coeffs")
     choice = vector_choice(args)
     policy = load_network(args.policy, args.device)

@@ -37,11 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from mazepolicy.agents.scripted import SCRIPTED_AGENTS
     from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
-    from mazepolicy.io import atomic_write_text, check_output_file, json_dumps, write_outputs
+    from mazepolicy.io import atomic_write_text, check_output_files, json_dumps, write_outputs
     from mazepolicy.viz.plots import plot_vector_fields
 
-    check_output_file(args.out, "--out")
-    check_output_file(args.json, "--json")
+    check_output_files(args, "out", "json")
     variant = load_variant(args.env)
     (state,) = level_states([args.seed], variant.placement(), variant.distribution_mode)
     fields = (scripted_fields(args, state) if args.policy in SCRIPTED_AGENTS
