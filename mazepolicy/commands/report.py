@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: none; the report then has no paired comparison)")
     parser.add_argument("--size", choices=sorted(PRESETS), default="full",
                         help="how many mazes each experiment uses (full: the report's, "
-                        "hours; quick: minutes; smoke: a check that every section runs, "
-                        "about 40 s on two CPU cores)")
+                        "hours; quick: about 12 min on two CPU cores; smoke: a check that "
+                        "every section runs, about 40 s)")
     parser.add_argument("--env", default="maze-anywhere", help="the test variant")
     parser.add_argument("--layer", default=DEFAULT_LAYER, help="hook point of the vectors "
                         "and channels")
