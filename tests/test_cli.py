@@ -514,6 +514,14 @@ def test_python_dash_m_mazepolicy_runs_the_command_line():
     assert done.returncode == 0 and done.stdout.strip() == f"mazepolicy {mazepolicy.__version__}"
 
 
+def test_importing_dunder_main_runs_nothing():
+    """pytest's doctest collection imports every module: ``mazepolicy.__main__`` must not
+    run the command line (and exit) on import."""
+    import importlib
+
+    assert importlib.import_module("mazepolicy.__main__").main is main
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_help_shows_each_default_once(command):
     from mazepolicy.cli import command_parser
