@@ -33,7 +33,7 @@ import numpy as np
 
 from mazepolicy.envs import MazeVecEnv, TopRightRegion
 from mazepolicy.envs.actions import NUM_ACTIONS
-from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.procgen_backend import make_engine
 
 WARMUP_STEPS = 50
 
@@ -46,7 +46,7 @@ def random_actions(steps: int, num_envs: int, seed: int) -> np.ndarray:
 
 def raw_sps(num_envs: int, threads: int, steps: int, mode: str, seed: int) -> tuple:
     """(steps/s, CPU us per env-step) of the bare engine (act + observe)."""
-    env = make_gym3_env(num=num_envs, distribution_mode=mode, rand_seed=seed,
+    env = make_engine(num=num_envs, distribution_mode=mode, rand_seed=seed,
                         num_threads=threads)
     actions = random_actions(steps, num_envs, seed)
     for a in actions[:WARMUP_STEPS]:

@@ -10,29 +10,34 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.procgen_backend import make_engine
 from mazepolicy.envs.state import MazeState
 
+try:
+    import torch
+except ModuleNotFoundError:  # the environments are tested without the torch extra too
+    torch = None
 
-class ConstantPolicy(torch.nn.Module):
-    """A network stand-in that puts (almost) all probability on one action."""
+if torch is not None:
 
-    def __init__(self, action: int):
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(1))  # a device to read
-        self.action = action
+    class ConstantPolicy(torch.nn.Module):
+        """A network stand-in that puts (almost) all probability on one action."""
 
-    def forward(self, obs):
-        logits = torch.full((len(obs), 15), -1e4)
-        logits[:, self.action] = 0.0
-        return logits, torch.zeros(len(obs))
+        def __init__(self, action: int):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))  # a device to read
+            self.action = action
+
+        def forward(self, obs):
+            logits = torch.full((len(obs), 15), -1e4)
+            logits[:, self.action] = 0.0
+            return logits, torch.zeros(len(obs))
 
 
 def engine_states(mode: str, num: int, seed: int, steps: int = 0) -> list[bytes]:
     """Raw ``get_state`` bytes of ``num`` mazes after ``steps`` random steps."""
-    env = make_gym3_env(num=num, distribution_mode=mode, rand_seed=seed, num_threads=1)
+    env = make_engine(num=num, distribution_mode=mode, rand_seed=seed, num_threads=1)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         env.act(rng.integers(0, 15, num).astype(np.int32))

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.procgen_backend import make_engine
 from mazepolicy.envs.state import MazeState, MazeStateError
 
 
@@ -28,7 +28,7 @@ def structured_word_offsets(state: MazeState) -> list[int]:
 
 
 def main(seed: int, cases: int) -> None:
-    env = make_gym3_env(num=1, distribution_mode="hard", rand_seed=seed, num_threads=0)
+    env = make_engine(num=1, distribution_mode="hard", rand_seed=seed, num_threads=0)
     base = env.get_state_of(0)
     words = structured_word_offsets(MazeState.from_bytes(base))
     rng = np.random.default_rng(seed)

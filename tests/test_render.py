@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mazepolicy.envs.geometry import shortest_path
-from mazepolicy.envs.procgen_backend import make_gym3_env
+from mazepolicy.envs.procgen_backend import make_engine
 from mazepolicy.envs.state import MazeState
 from mazepolicy.envs.vec_env import MazeVecEnv
 from mazepolicy.viz.render import (
@@ -186,9 +186,9 @@ def test_pixel_cell_errors():
 @pytest.mark.parametrize("mode", ["easy", "hard"])
 def test_pixel_cell_matches_real_engine_frames(mode):
     num = 8
-    env = make_gym3_env(num=num, distribution_mode=mode, rand_seed=11, render_mode="rgb_array")
+    env = make_engine(num=num, distribution_mode=mode, rand_seed=11, render_mode="rgb_array")
     _, obs, _ = env.observe()
-    big = [info["rgb"] for info in env.get_info()]
+    big = env.render_frames()
     states = [MazeState.from_bytes(env.get_state_of(i)) for i in range(num)]
     env.close()
     for state, frame, frame_512 in zip(states, obs["rgb"], big, strict=True):
@@ -232,7 +232,7 @@ def test_pixel_cell_sees_the_cheese_disappear(mode):
 
 def test_pixel_cell_would_catch_boundary_pixels():
     """Control: slices that keep the pixels shared with neighbours mix wall and free."""
-    env = make_gym3_env(num=2, distribution_mode="hard", rand_seed=11)
+    env = make_engine(num=2, distribution_mode="hard", rand_seed=11)
     _, obs, _ = env.observe()
     state = MazeState.from_bytes(env.get_state_of(0))
     env.close()

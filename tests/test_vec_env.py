@@ -365,7 +365,7 @@ def test_resets_write_what_the_full_codec_writes(cheese):
     env = MazeVecEnv(num_envs=3, cheese=cheese, distribution_mode="easy", seed=1,
                      level_seeds=seeds, placement_seed=4, max_episode_steps=9)
     env.reset()
-    env._gym3 = recorder = RecordingEngine(env._gym3)
+    env._engine = recorder = RecordingEngine(env._engine)
     env.reset()  # the restart of every episode, then new episodes
     rng = np.random.default_rng(0)
     for _ in range(40):
@@ -454,7 +454,7 @@ def _env_and_engine(env: MazeVecEnv) -> dict:
     """Everything an edit could change: every env's engine state bytes, the frames and
     the tracked info."""
     return {
-        "states": [env._gym3.get_state_of(i) for i in range(env.num_envs)],
+        "states": [env._engine.get_state_of(i) for i in range(env.num_envs)],
         "frames": env.observe(),
         "mouse": env.mouse_cells,
         "cheese": env.cheese_cells,

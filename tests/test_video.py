@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import imageio.v3 as iio
 import numpy as np
+import pytest
 from gymnasium.wrappers import RecordVideo
 
 import mazepolicy  # noqa: F401  (registers the gymnasium ids)
@@ -25,6 +26,7 @@ def test_gymnasium_record_video_writes_a_playable_mp4(tmp_path):
 
 
 def test_sb3_vec_video_recorder_writes_an_mp4(tmp_path):
+    pytest.importorskip("stable_baselines3")
     from stable_baselines3.common.vec_env import VecVideoRecorder
 
     from mazepolicy.envs.sb3 import MazeSB3VecEnv

@@ -8,18 +8,19 @@ Example:
 
 from __future__ import annotations
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.agents.policy (network agents)")
+
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from mazepolicy.agents.protocols import Agent
+from mazepolicy.agents.factory import checkpoint_file, make_agent  # noqa: F401  (their home was here)
 from mazepolicy.agents.sampling import episode_uniforms, sample_actions
-from mazepolicy.agents.scripted import SCRIPTED_AGENTS, make_scripted_agent
 from mazepolicy.models.checkpoint import load_policy, read_file_bytes
 from mazepolicy.models.protocols import HookedPolicy
-from mazepolicy.resources import checkpoint_path, shipped_checkpoints
 
 
 class PolicyAgent:
@@ -61,47 +62,6 @@ class PolicyAgent:
 
     def act(self, obs: np.ndarray, env) -> np.ndarray:
         return self.choose(self.probabilities(obs), env)
-
-
-def make_agent(spec: str, device: str = "cpu", greedy: bool = False, seed: int = 0) -> Agent:
-    """A scripted agent by name (``cheese-walker``, ``top-right-walker``, ``random``), or a
-    :class:`PolicyAgent` for a shipped checkpoint by name (``checkpoints/<name>``) or the
-    checkpoint at path ``spec`` (``*.safetensors``). ``greedy`` applies to networks only
-    (``ValueError`` for a scripted agent).
-
-    Example:
-        >>> make_agent("maze-topright-5-easy_impala-s1").name
-        'maze-topright-5-easy_impala-s1'
-    """
-    if spec in SCRIPTED_AGENTS:
-        if greedy:
-            raise ValueError(f"--greedy: {spec} is a scripted agent, which has no action "
-                             "probabilities to take the most likely of")
-        return make_scripted_agent(spec, seed=seed)
-    path = checkpoint_file(spec)
-    policy, _ = load_policy(path, device=device)
-    return PolicyAgent(policy, greedy=greedy, seed=seed, name=path.stem)
-
-
-def checkpoint_file(spec: str) -> Path:
-    """The weights file of a shipped checkpoint name or a ``*.safetensors`` path; a clear
-    ``ValueError`` for anything else (a scripted agent: it has no network).
-
-    Example:
-        >>> checkpoint_file("maze-topright-5-easy_impala-s1").name
-        'maze-topright-5-easy_impala-s1.safetensors'
-    """
-    path = Path(spec)
-    if path.suffix == ".safetensors":
-        return path
-    if spec in SCRIPTED_AGENTS:
-        raise ValueError(f"--policy {spec} is a scripted agent: this needs a network")
-    if spec not in shipped_checkpoints():
-        raise ValueError(
-            f"policy {spec!r} is neither a scripted agent {sorted(SCRIPTED_AGENTS)}, "
-            f"a shipped checkpoint {shipped_checkpoints()} nor a .safetensors file"
-        )
-    return checkpoint_path(spec)
 
 
 def weights_sha256(spec: str) -> str:

@@ -20,6 +20,10 @@ Example:
 
 from __future__ import annotations
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.agents.steered (steered network agents)")
+
 import math
 from collections.abc import Callable
 

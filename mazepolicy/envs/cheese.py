@@ -19,11 +19,9 @@ never apply to a distribution mode is refused when the env is built instead:
 that). Any other exception a placement raises is a bug and propagates.
 
 Example:
-    >>> import procgen
+    >>> from mazepolicy.envs.procgen_backend import make_engine
     >>> from mazepolicy.envs.state import MazeState
-    >>> env = procgen.ProcgenGym3Env(num=1, env_name="maze", distribution_mode="hard",
-    ...                              rand_seed=0, num_threads=1)
-    >>> state = MazeState.from_bytes(env.callmethod("get_state")[0])
+    >>> state = MazeState.from_bytes(make_engine(num=1, rand_seed=0).get_state_of(0))
     >>> x, y = TopRightRegion(5)(state, np.random.default_rng(0))
     >>> x >= state.maze_dim - 5 and y >= state.maze_dim - 5
     True

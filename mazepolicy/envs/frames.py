@@ -17,13 +17,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from mazepolicy.envs.procgen_backend import Gym3Maze, make_gym3_env
+from mazepolicy.envs.procgen_backend import MazeEngine, make_engine
 from mazepolicy.envs.state import MazeState
 
 
 @lru_cache(maxsize=4)
-def _renderer(distribution_mode: str, num: int) -> Gym3Maze:
-    return make_gym3_env(num=num, distribution_mode=distribution_mode, num_threads=0)
+def _renderer(distribution_mode: str, num: int) -> MazeEngine:
+    return make_engine(num=num, distribution_mode=distribution_mode, num_threads=0)
 
 
 def render_states(states: Sequence[MazeState], batch: int = 64) -> np.ndarray:

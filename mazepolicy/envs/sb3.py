@@ -31,6 +31,10 @@ Example:
 
 from __future__ import annotations
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.envs.sb3 (the Stable-Baselines3 VecEnv)")
+
 from collections.abc import Sequence
 from pathlib import Path
 

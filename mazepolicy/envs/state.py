@@ -12,9 +12,8 @@ Grids are numpy arrays indexed ``[y, x]`` with row y = 0 at the BOTTOM (the engi
 storage order); flip them (``np.flipud``) to show them as top-down pictures.
 
 Example:
-    >>> import procgen
-    >>> env = procgen.ProcgenGym3Env(num=1, env_name="maze", rand_seed=0, num_threads=1)
-    >>> raw = env.callmethod("get_state")[0]
+    >>> from mazepolicy.envs.procgen_backend import make_engine
+    >>> raw = make_engine(num=1, rand_seed=0).get_state_of(0)
     >>> state = MazeState.from_bytes(raw)
     >>> state.to_bytes() == raw
     True

@@ -1,9 +1,10 @@
 """``MazeVecEnv``: the real Procgen maze as a gymnasium ``VectorEnv`` with controllable cheese.
 
-One procgen gym3 env steps all mazes in C++ threads. Whenever a maze starts (at
-``reset`` and at every automatic reset inside ``step``), only that env's state is read,
-the cheese placement is applied and the state is written back before its first frame is
-observed, so the agent never sees an unedited maze.
+One Procgen engine (:mod:`~mazepolicy.envs.procgen_backend`) steps all mazes in C++
+threads. Whenever a maze starts (at ``reset`` and at every automatic reset inside
+``step``), only that env's state is read, the cheese placement is applied and the state
+is written back before its first frame is observed, so the agent never sees an unedited
+maze.
 
 The mouse moves one cell per step (Procgen's ``grid_step``), so its cell is tracked
 exactly from the actions and the maze grid read at reset: no per-step state reads. Episode
@@ -60,7 +61,7 @@ from mazepolicy.envs.arguments import (
 )
 from mazepolicy.envs.cells import Cell, world_dim
 from mazepolicy.envs.cheese import CheesePlacement, PlacementSkipped
-from mazepolicy.envs.procgen_backend import Gym3Maze, make_gym3_env
+from mazepolicy.envs.procgen_backend import MazeEngine, make_engine
 from mazepolicy.envs.state import (
     MAX_LEVEL_SEED,
     WALL,
@@ -228,8 +229,8 @@ class MazeVecEnv(gym.vector.VectorEnv):
         )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self._seed = seed
-        self._gym3: Gym3Maze | None = None
-        self._final_renderer: Gym3Maze | None = None  # draws finished episodes' last frames
+        self._engine: MazeEngine | None = None
+        self._final_renderer: MazeEngine | None = None  # draws finished episodes' last frames
         self._obs: np.ndarray | None = None
         self._has_reset = False
         self._closed = False
@@ -255,10 +256,10 @@ class MazeVecEnv(gym.vector.VectorEnv):
             engine_seed(seed)  # checked before anything changes
         with self._refusing_use_after_error("reset()"):
             if per_env is not None:
-                if self._gym3 is None or self._failure is not None:
+                if self._engine is None or self._failure is not None:
                     self._open_engine()
                 self._restart_all_episodes(per_env)
-            elif seed is not None or self._gym3 is None or self._failure is not None:
+            elif seed is not None or self._engine is None or self._failure is not None:
                 if seed is not None:
                     self._seed = seed
                 self._open_engine()
@@ -280,14 +281,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
         if self.render_mode != "rgb_array":
             raise RuntimeError("create the env with render_mode='rgb_array' to render")
         self._require_reset()
-        return np.stack([info["rgb"] for info in self._gym3.get_info()])
+        return self._engine.render_frames()
 
     def close(self, **kwargs):
         """Free the engines; any later call but ``close()`` raises."""
-        for engine in (self._gym3, self._final_renderer):
+        for engine in (self._engine, self._final_renderer):
             if engine is not None:
                 engine.close()
-        self._gym3 = self._final_renderer = None
+        self._engine = self._final_renderer = None
         self._closed = True
 
     def __getstate__(self) -> dict:
@@ -300,7 +301,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
 
     def __setstate__(self, pickled: dict) -> None:
         self.__dict__.update(pickled["settings"])
-        self._gym3 = self._final_renderer = self._obs = None
+        self._engine = self._final_renderer = self._obs = None
         self._has_reset, self._closed, self._failure = False, False, None
         if pickled["snapshot"] is not None:
             self.restore(pickled["snapshot"])
@@ -328,7 +329,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         i = self._check_index(env_index)
         state, data = self._checked_state(state)  # everything checked before any write
         self._write_checked_state(i, state, data)
-        self._obs = self._gym3.observe()[1]["rgb"]
+        self._obs = self._engine.observe()[1]["rgb"]
         return self._obs[i].copy()
 
     def set_cheese(self, env_index: int, cell: Cell | None) -> np.ndarray:
@@ -420,7 +421,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         ``state_lengths``, ``episode_return``, ``top_right_step``, ``seed_cursor``.
         """
         self._require_reset()
-        states = [self._gym3.get_state_of(i) for i in range(self.num_envs)]
+        states = [self._engine.get_state_of(i) for i in range(self.num_envs)]
         return {
             "states": np.frombuffer(b"".join(states), dtype=np.uint8).copy(),
             "state_lengths": np.array([len(s) for s in states], dtype=np.int64),
@@ -476,7 +477,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         checked = [self._checked_state(blob[a:b], f"snapshot state {i}")
                    for i, (a, b) in enumerate(bounds)]
         # everything is valid: from here on nothing can fail halfway
-        if self._gym3 is None:
+        if self._engine is None:
             self._open_engine()
         for i, (state, data) in enumerate(checked):
             self._write_checked_state(i, state, data)
@@ -486,7 +487,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         self._pending[:] = pending
         self._has_reset = True
         self._failure = None  # every engine state and all bookkeeping were just written
-        self._obs = self._gym3.observe()[1]["rgb"]
+        self._obs = self._engine.observe()[1]["rgb"]
         return self._obs.copy()
 
     # ----------------------------------------------------------------- internals
@@ -495,15 +496,15 @@ class MazeVecEnv(gym.vector.VectorEnv):
         restarting = self._pending.copy()  # NEXT_STEP: episodes that ended last step
         if restarting.any():
             actions = np.where(restarting, NOOP, actions).astype(np.int32)
-        self._gym3.act(actions)
-        rew, ob, first = self._gym3.observe()
+        self._engine.act(actions)
+        rew, ob, first = self._engine.observe()
         frames = ob["rgb"]
         if restarting.any():
             for i in np.flatnonzero(restarting):  # undo the no-op: the episode starts now
-                self._gym3.set_state_of(i, self._state_bytes[i])
+                self._engine.set_state_of(i, self._state_bytes[i])
             rew = np.where(restarting, 0.0, rew)
             first = first.astype(bool) & ~restarting
-            frames = self._gym3.observe()[1]["rgb"]
+            frames = self._engine.observe()[1]["rgb"]
             self._pending[:] = False
         done = first.astype(bool)
         self._track_moves(actions, done)
@@ -522,7 +523,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         final_running = self._running_info()  # the finished episodes', before the resets
         for i in ended:
             self._begin_episode(i)
-        frames = self._gym3.observe()[1]["rgb"]
+        frames = self._engine.observe()[1]["rgb"]
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._obs = frames.copy()
             self._obs[ended] = final_frames
@@ -542,7 +543,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         last written to the env (its maze and cheese) with the tracked mouse cell,
         facing and clock, drawn by a second one-env engine."""
         if self._final_renderer is None:
-            self._final_renderer = make_gym3_env(
+            self._final_renderer = make_engine(
                 num=1, distribution_mode=self.distribution_mode, num_threads=0,
                 reuse_arrays=True)
         out = np.empty((len(ended), 64, 64, 3), dtype=np.uint8)
@@ -568,7 +569,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
     def _fresh_engine_state(self, seed) -> bytes:
         """The first level's state of a one-env engine seeded ``seed`` (this env's
         settings): what ``MazeVecEnv(num_envs=1, seed=seed)`` starts with."""
-        engine = make_gym3_env(
+        engine = make_engine(
             num=1, distribution_mode=self.distribution_mode, rand_seed=engine_seed(seed),
             num_threads=0, num_levels=self.num_levels, start_level=self.start_level)
         try:
@@ -577,15 +578,15 @@ class MazeVecEnv(gym.vector.VectorEnv):
             engine.close()
 
     def _open_engine(self) -> None:
-        for engine in (self._gym3, self._final_renderer):
+        for engine in (self._engine, self._final_renderer):
             if engine is not None:
                 engine.close()
-        self._gym3 = self._final_renderer = None
+        self._engine = self._final_renderer = None
         self._failure = None
         rand_seed = self._seed
         if rand_seed is None:
             rand_seed = int(np.random.SeedSequence().entropy % 2**31)
-        self._gym3 = make_gym3_env(
+        self._engine = make_engine(
             num=self.num_envs,
             distribution_mode=self.distribution_mode,
             rand_seed=engine_seed(rand_seed),
@@ -624,7 +625,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
         if self.level_seeds is None:
             for i in range(n):
                 self._begin_episode(i)
-            self._obs = self._gym3.observe()[1]["rgb"]
+            self._obs = self._engine.observe()[1]["rgb"]
         else:
             self._restart_all_episodes()
 
@@ -638,15 +639,15 @@ class MazeVecEnv(gym.vector.VectorEnv):
             with self._edit_engine_state(i) as (state, buffer):
                 state.cur_time = int(state.step["timeout"][0]) - 1
                 self._schedule_next_level(i, buffer)
-        self._gym3.act(np.full(self.num_envs, NOOP, dtype=np.int32))
-        self._gym3.observe()
+        self._engine.act(np.full(self.num_envs, NOOP, dtype=np.int32))
+        self._engine.observe()
         for i, seed in enumerate(seeds):
             if seed is not None:
-                self._gym3.set_state_of(i, self._fresh_engine_state(seed))
+                self._engine.set_state_of(i, self._fresh_engine_state(seed))
         self._pending[:] = False
         for i in range(self.num_envs):
             self._begin_episode(i)
-        self._obs = self._gym3.observe()[1]["rgb"]
+        self._obs = self._engine.observe()[1]["rgb"]
 
     def _schedule_next_level(self, i: int, buffer: bytearray) -> None:
         """With ``level_seeds``, make the engine's next level for env i its next seed,
@@ -760,14 +761,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
         """Env i's state bytes and a state parsed over them (its arrays are views of the
         bytes); what the block edits in place is written back to the engine at its end,
         nothing if it raises."""
-        buffer = bytearray(self._gym3.get_state_of(i))
+        buffer = bytearray(self._engine.get_state_of(i))
         yield MazeState._over_engine_buffer(buffer), buffer
         data = bytes(buffer)
-        self._gym3.set_state_of(i, data)
+        self._engine.set_state_of(i, data)
         self._state_bytes[i] = data
 
     def _read_state(self, i: int) -> MazeState:
-        return MazeState._from_engine(self._gym3.get_state_of(i))
+        return MazeState._from_engine(self._engine.get_state_of(i))
 
     def _checked_state(self, state: MazeState | bytes, what: str = "state"):
         """(state, its bytes), both validated for this env: a valid maze state of this
@@ -789,7 +790,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
 
     def _write_checked_state(self, i: int, state: MazeState, data: bytes) -> None:
         """Write a state that passed :meth:`_checked_state` and track it."""
-        self._gym3.set_state_of(i, data)
+        self._engine.set_state_of(i, data)
         self._state_bytes[i] = data
         self._track_state(i, state)
         self._ep_len[i] = state.cur_time

@@ -20,6 +20,10 @@ Example:
 Evaluation lives in ``mazepolicy.eval``; figures in ``mazepolicy.viz.plots``.
 """
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.interp")
+
 from mazepolicy.interp.channels import (
     cell_position,
     channel_hook,

@@ -14,6 +14,10 @@ Example:
 The Stable-Baselines3 features extractor is in ``mazepolicy.models.sb3`` (imports SB3).
 """
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.models")
+
 from mazepolicy.models.checkpoint import (
     CheckpointError,
     load_policy,

@@ -7,6 +7,10 @@ Example:
     200
 """
 
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.report")
+
 from mazepolicy.report.config import PRESETS, ReportConfig
 from mazepolicy.report.runner import run_report
 

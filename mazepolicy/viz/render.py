@@ -94,8 +94,8 @@ def draw_maze(
         >>> ax = draw_maze(free, mouse=(0, 0), cheese=(2, 0),
         ...                paths=[([(0, 0), (1, 0), (2, 0)], "tab:green", "to cheese")],
         ...                arrows={(1, 1): (1.0, 0.0)}, title="demo")
-        >>> ax.get_title(), ax.get_xlim()
-        ('demo', (-0.5, 2.5))
+        >>> ax.get_title(), [float(v) for v in ax.get_xlim()]
+        ('demo', [-0.5, 2.5])
     """
     from matplotlib import patches
 

@@ -81,6 +81,9 @@ class RunDirectory:
         ``FileExistsError`` for a new run in a directory that holds one,
         ``FileNotFoundError`` for ``resume`` without a checkpoint, ``ValueError`` if the
         latest checkpoint is another trainer's. A refused claim holds nothing."""
+        if resume and self.latest_checkpoint() is None:  # before the lock makes the dir
+            raise FileNotFoundError(f"no checkpoint to resume in {self.root}; drop "
+                                    "--resume to start a new run there")
         if exclusive:
             self._lock_directory()
         try:
