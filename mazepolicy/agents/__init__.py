@@ -10,7 +10,7 @@ Example:
     'cheese-walker'
 """
 
-import importlib
+from mazepolicy.lazy import lazy_exports
 
 _EXPORTS = {
     "factory": ("make_agent",),
@@ -19,20 +19,7 @@ _EXPORTS = {
     "scripted": ("CheeseWalker", "RandomAgent", "TopRightWalker"),
     "steered": ("SteeredAgent",),
 }
-_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name in _SOURCE:
-        value = getattr(importlib.import_module(f"{__name__}.{_SOURCE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SOURCE))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "Agent",

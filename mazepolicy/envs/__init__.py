@@ -11,7 +11,7 @@ Example:
     (2, 2)
 """
 
-import importlib
+from mazepolicy.lazy import lazy_exports
 
 # Names exported here, by the submodule that defines them. They are imported on first
 # use (PEP 562), so importing a light submodule (cells, registration) does not start
@@ -28,20 +28,7 @@ _EXPORTS = {
     "variants": ("EnvVariant", "list_variants", "load_variant"),
     "vec_env": ("MazeVecEnv",),
 }
-_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name in _SOURCE:
-        value = getattr(importlib.import_module(f"{__name__}.{_SOURCE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SOURCE))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "ACTION_DELTAS",

@@ -62,8 +62,9 @@ def compute_gae(
     The frame after an episode's last step is the next maze's first frame (the env
     resets in the same step), so nothing is bootstrapped across ``dones[t] = 1``. Both
     episode ends, cheese and the 500-step timeout, are treated as terminal, as in
-    Procgen's PPO baselines (the engine never renders the last frame of a timed-out
-    episode, so there is nothing to bootstrap it from).
+    Procgen's PPO baselines and the research's runs. (The env gives a timed-out
+    episode's final frame, ``info["final_obs"]``, so a timeout could be bootstrapped
+    from it; ``docs/training.md``, "Timeouts", says why the trainer does not.)
 
     Example:
         >>> r = torch.tensor([[1.0], [1.0]])
