@@ -582,7 +582,7 @@ def test_run_directory_matches_ppo_and_logs(tmp_path):
     run = tmp_path / "dagger"
     assert {p.name for p in run.iterdir()} == {p.name for p in (tmp_path / "ppo").iterdir()} == {
         "policy.safetensors", "policy.json", "checkpoints", "tb", "metrics.jsonl",
-        "eval.jsonl", "summary.json"}
+        "eval.jsonl", "summary.json", ".writer.lock"}
     assert summary["rounds"] == 3 and summary["frames"] == 192 and summary["updates"] == 6
     assert summary["config"] == config.to_dict()
     assert json.loads((run / "summary.json").read_text())["frames"] == 192

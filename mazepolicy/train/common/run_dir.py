@@ -8,6 +8,7 @@
     tb/                               TensorBoard
     metrics.jsonl, eval.jsonl         one JSON row per logged step / per evaluation
     summary.json                      the final summary
+    .writer.lock                      held (flock) by the one process writing the run
 
 A kill at any moment leaves the previous complete checkpoint in place; on resume, log
 rows (and TensorBoard events) written after it are dropped, so the logs read as one run.
