@@ -2,9 +2,11 @@
 
 Both sides step uniformly random actions through the same engine with the same
 num_envs, threads, distribution mode and number of timed steps, after the same warm-up.
-Raw: ``act`` + ``observe`` on ``procgen.ProcgenGym3Env`` (the engine's own cheese, no
-edits). Wrapped: ``MazeVecEnv.step`` (action checks, mouse tracking, outcome info, and
-the cheese placement re-applied at every reset). Repeats alternate raw and wrapped so
+Raw: ``act`` + ``observe`` on the installed backend's engine (procgen-mirror's
+``ProcgenGym3Env`` or procgen-gym's ``CLibenv``, each copying its frames as it does for its
+users; the engine's own cheese, no edits). Wrapped: ``MazeVecEnv.step`` (action checks,
+mouse tracking, outcome info, final frames, and the cheese placement re-applied at every
+reset). Repeats alternate raw and wrapped so
 that load from other processes hits both alike; each side reports its best repeat.
 The target is wrapped/raw >= 0.9.
 
@@ -33,7 +35,7 @@ import numpy as np
 
 from mazepolicy.envs import MazeVecEnv, TopRightRegion
 from mazepolicy.envs.actions import NUM_ACTIONS
-from mazepolicy.envs.procgen_backend import make_engine
+from mazepolicy.envs.procgen_backend import BACKEND, make_engine
 
 WARMUP_STEPS = 50
 
@@ -87,7 +89,8 @@ def machine_info() -> dict:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "procgen": version("procgen-mirror"),
+        "backend": BACKEND,
+        "backend_version": version(BACKEND),
     }
 
 
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     load_before = os.getloadavg()
+    print(f"engine: {BACKEND} {version(BACKEND)}, numpy {np.__version__}")
     results = []
     print(f"{'num_envs':>8} {'raw sps':>10} {'wrapped sps':>12} {'ratio':>6}   "
           f"{'raw cpu us':>10} {'wrapped cpu us':>14} {'cpu ratio':>9} {'ends':>6}")

@@ -13,6 +13,7 @@ from mazepolicy.envs import NOOP, RIGHT
 
 
 def test_gymnasium_record_video_writes_a_playable_mp4(tmp_path):
+    pytest.importorskip("moviepy")  # the video extra
     env = RecordVideo(gym.make("mazepolicy/maze-nocheese-v0", render_mode="rgb_array",
                                max_episode_steps=8), str(tmp_path),
                       episode_trigger=lambda episode: True, name_prefix="maze")
@@ -27,6 +28,7 @@ def test_gymnasium_record_video_writes_a_playable_mp4(tmp_path):
 
 def test_sb3_vec_video_recorder_writes_an_mp4(tmp_path):
     pytest.importorskip("stable_baselines3")
+    pytest.importorskip("moviepy")
     from stable_baselines3.common.vec_env import VecVideoRecorder
 
     from mazepolicy.envs.sb3 import MazeSB3VecEnv
