@@ -10,7 +10,7 @@ Example:
     >>> u = episode_uniforms(0, np.array([5, 5, 6]), np.array([0, 1, 0]))
     >>> bool(u[0] != u[1] != u[2]), bool(((0 <= u) & (u < 1)).all())
     (True, True)
-    >>> episode_uniforms(0, np.array([5]), np.array([1]))[0] == u[1]  # batch-independent
+    >>> bool(episode_uniforms(0, np.array([5]), np.array([1]))[0] == u[1])  # batch-independent
     True
 """
 
