@@ -35,6 +35,7 @@ COMMANDS = {
     "agreement": "Agreement with the expert's move at every free cell of seeded mazes.",
     "goals": "Which goal a policy heads for between the cheese and the top-right corner.",
     "export": "Make a run's policy a shipped checkpoint, evaluated against a random agent.",
+    "explore": "The maze lab in the browser: edit mazes, steer the policy, see its field.",
 }
 
 # What bad input raises in this package (CheckpointError and MazeStateError are

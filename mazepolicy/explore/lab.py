@@ -1,0 +1,225 @@
+"""The explorer's computations, all through the library: mazes from
+:func:`~mazepolicy.envs.levels.level_states`, fields from
+:func:`~mazepolicy.interp.probes.move_field`, vectors from
+:mod:`mazepolicy.interp.steer` and steering from
+:func:`~mazepolicy.interp.vectors.steering`, as ``mazepolicy vfield`` computes them.
+
+Steering works by hooks set on the policy, and frames come from one shared engine, so
+one lock serializes every computation: two tabs' requests run one after the other and
+never see each other's hooks. The network runs on 64 frames at a time
+(:class:`~mazepolicy.explore.chunked.ChunkedPolicy`: faster, the same numbers). Seed
+mazes, unsteered fields and vectors are cached (a coefficient change recomputes only
+the steered field).
+
+Example:
+    >>> lab = Lab({"policy": "maze-topright-5-easy_impala-s1"})
+    >>> view = lab.view({"variant": ["maze-topright-5-easy"], "seed": ["1"]})
+    >>> maze = lab.maze_response(view)
+    >>> maze["maze_dim"] == len(maze["free"]), maze["mouse"]
+    (True, (0, 0))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from mazepolicy.explore.chunked import ChunkedPolicy
+from mazepolicy.explore.mazes import apply_edits, maze_json, region_size
+from mazepolicy.explore.snippet import python_snippet
+from mazepolicy.explore.state import MAX_COEFF, ROLES, VECTORS, BadRequest, View, parse_view
+
+CACHE_SIZE = 64
+
+
+class LRU:
+    """A small least-recently-used cache: ``get(key, make)`` returns the cached value or
+    stores ``make()``; at most ``size`` entries (not thread-safe: callers lock).
+
+    Example:
+        >>> cache = LRU(1)
+        >>> cache.get("a", lambda: 1), cache.get("b", lambda: 2), cache.get("a", lambda: 3)
+        (1, 2, 3)
+    """
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size, self._items = size, OrderedDict()
+
+    def get(self, key, make):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = self._items[key] = make()
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+class Lab:
+    """The policies given on the command line (``specs``: role -> shipped name or path,
+    ``"policy"`` and optionally ``"control"``), and everything the API computes with
+    them. ``out``: the directory saved states go to (None: saving is refused)."""
+
+    def __init__(self, specs: dict[str, str], device: str = "cpu", out: str | None = None):
+        from mazepolicy.agents.policy import load_network
+        from mazepolicy.envs.variants import list_variants
+
+        unknown = set(specs) - set(ROLES)
+        if "policy" not in specs or unknown:
+            raise ValueError(f"specs needs 'policy' and at most {ROLES}, got {sorted(specs)}")
+        self.specs = dict(specs)
+        self.policies = {role: load_network(spec, device) for role, spec in specs.items()}
+        self.layers = {role: tuple(p.hook_names()) for role, p in self.policies.items()}
+        self.variants = tuple(list_variants())
+        self.out = None if out is None else Path(out)
+        self._lock = threading.Lock()
+        self._states, self._fields, self._vectors = LRU(), LRU(), LRU()
+
+    # ------------------------------------------------------------------ views
+    def view(self, query: dict[str, list[str]]) -> View:
+        """The checked :class:`View` of a parsed query (:func:`parse_view`), its layer one
+        of its policy's hook points; :class:`BadRequest` otherwise."""
+        view = parse_view(query, self.variants)
+        if view.role not in self.policies:
+            raise BadRequest("role=control: the explorer was started without --control")
+        if view.layer not in self.layers[view.role]:
+            parse_view(query, self.variants, self.layers[view.role])  # raises its message
+        return view
+
+    def info(self) -> dict:
+        """What the page offers: policies, variants, layers (with activation shapes),
+        vectors, the coefficient range, whether states can be saved."""
+        return {"policies": self.specs, "variants": list(self.variants),
+                "layers": {role: {name: list(shape) for name, shape in
+                                  p.hook_names().items()} for role, p in self.policies.items()},
+                "vectors": list(VECTORS), "coeff_range": [-MAX_COEFF, MAX_COEFF],
+                "default_view": vars(View()) | {"edits": ""}, "can_save": self.out is not None}
+
+    # ------------------------------------------------------------------ mazes
+    def _seed_state(self, variant_name: str, seed: int):
+        from mazepolicy.envs.levels import level_states
+        from mazepolicy.envs.variants import load_variant
+
+        def make():
+            variant = load_variant(variant_name)
+            (state,) = level_states([seed], variant.placement(), variant.distribution_mode)
+            return state, region_size(variant)
+
+        return self._states.get((variant_name, seed), make)
+
+    def _maze(self, view: View):
+        """(edited state, region side, edit steps); call with the lock held."""
+        state, region = self._seed_state(view.variant, view.seed)
+        edited, steps = apply_edits(state, view.edits)
+        return edited, region, steps
+
+    def maze_response(self, view: View) -> dict:
+        """``GET /api/maze``: the edited maze as :func:`maze_json` gives it."""
+        from mazepolicy.envs.frames import render_states
+
+        with self._lock:
+            state, region, _ = self._maze(view)
+            frame = render_states([state])[0]  # uint8 (64, 64, 3)
+        return maze_json(state, region, frame)
+
+    def save_state(self, view: View) -> dict:
+        """``POST /api/save-state``: write the edited maze's state bytes into ``out``
+        (named by variant, seed and the bytes' hash) and return the file name."""
+        if self.out is None:
+            raise BadRequest("saving needs a directory: start mazepolicy explore with --out DIR")
+        with self._lock:
+            state, _, _ = self._maze(view)
+        data = state.to_bytes()
+        path = self.out / (f"{view.variant}-seed{view.seed}-"
+                           f"{hashlib.sha256(data).hexdigest()[:12]}.mazestate")
+        from mazepolicy.io import atomic_write_bytes
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+        return {"saved": str(path), "bytes": len(data)}
+
+    # ----------------------------------------------------------------- fields
+    def _vector(self, view: View, state):
+        """The view's per-maze vector of ``state`` (a SteeringVector); call with the lock
+        held. :class:`BadRequest` where this maze has none, with the reason."""
+        from mazepolicy.interp.steer import composed_vectors, steering_vector
+        from mazepolicy.interp.vectors import SteeringVector
+
+        policy = self.policies[view.role]
+
+        def make():
+            try:
+                if view.vector != "composed":
+                    return steering_vector(policy, view.vector, [state], view.layer)
+                for kind in ("cheese", "top-right"):  # the reason, if either has none
+                    steering_vector(policy, kind, [state], view.layer)
+                tensor = composed_vectors(policy, [("cheese", -1.0), ("top-right", 1.0)],
+                                          view.layer)(state)
+                return SteeringVector(view.layer, tensor, {"kind": "composed"})
+            except ValueError as err:
+                raise BadRequest(f"no {view.vector} vector for this maze: {err}") from None
+
+        return self._vectors.get((view.role, view.maze_key, view.vector, view.layer), make)
+
+    def _probed(self, policy, state) -> tuple[dict, np.ndarray]:
+        """(move field, the 15 action probabilities at the mouse) under active hooks."""
+        from mazepolicy.interp.probes import action_probabilities, move_field
+
+        chunked = ChunkedPolicy(policy)
+        return move_field(chunked, state), action_probabilities(chunked, [state])[0]
+
+    def field_response(self, view: View) -> dict:
+        """``GET /api/field``: the policy's move field on the view's maze, unsteered and
+        steered by ``coeff`` x the view's vector at its layer, their expected moves and
+        difference, and the action probabilities at the mouse; coefficient 0 gives the
+        unsteered numbers in both (steering by 0 changes nothing)."""
+        from mazepolicy.interp.vectors import steering
+
+        policy = self.policies[view.role]
+        with self._lock:
+            state, _, steps = self._maze(view)
+            base, base_probs = self._fields.get((view.role, view.maze_key),
+                                                lambda: self._probed(policy, state))
+            if view.coeff == 0:
+                steered, steered_probs = base, base_probs
+            else:
+                vector = self._vector(view, state)
+                with steering(policy, [(vector, view.coeff)]):
+                    steered, steered_probs = self._probed(policy, state)
+        return field_json(base, steered, base_probs, steered_probs) | {
+            "view": vars(view) | {"edits": [[k, list(c)] for k, c in view.edits]},
+            "python": python_snippet(self.specs[view.role], view, steps)}
+
+
+def field_json(base: dict, steered: dict, base_probs: np.ndarray,
+               steered_probs: np.ndarray) -> dict:
+    """Two move fields (cell -> P(right, up, left, down)) and the 15 action probabilities
+    at the mouse as the page reads them: per cell in one order, the probabilities, the
+    expected moves (dx, dy) and steered - unsteered.
+
+    Example:
+        >>> out = field_json({(0, 0): (1.0, 0.0, 0.0, 0.0)}, {(0, 0): (0.0, 1.0, 0.0, 0.0)},
+        ...                  np.full(15, 1 / 15), np.full(15, 1 / 15))
+        >>> out["cells"], out["unsteered_net"], out["difference"]
+        ([[0, 0]], [[1.0, 0.0]], [[-1.0, 1.0]])
+    """
+    from mazepolicy.interp.probes import MOVES, move_probability, net_moves
+
+    cells = list(base)
+    nets = [net_moves(field) for field in (base, steered)]
+    out = {"moves": ["right", "up", "left", "down"], "cells": [list(c) for c in cells],
+           "unsteered": [list(base[c]) for c in cells],
+           "steered": [list(steered[c]) for c in cells],
+           "unsteered_net": [list(nets[0][c]) for c in cells],
+           "steered_net": [list(nets[1][c]) for c in cells],
+           "difference": [[s - u for s, u in zip(nets[1][c], nets[0][c], strict=True)]
+                          for c in cells]}
+    for name, probs in (("mouse_unsteered", base_probs), ("mouse_steered", steered_probs)):
+        moves = [float(move_probability(probs[None], d)[0]) for d in MOVES]  # 4 moves
+        out[name] = {"actions": [float(p) for p in probs], "moves": moves,
+                     "stay": max(0.0, 1.0 - sum(moves))}
+    return out
