@@ -3,7 +3,7 @@ package does not import its heavy parts (procgen, torch).
 
 Example:
     >>> getattr_, dir_ = lazy_exports("mazepolicy.envs", {"cells": ("Cell",)}, {})
-    >>> getattr_("Cell") is tuple[int, int]
+    >>> getattr_("Cell") == tuple[int, int]
     True
 """
 
