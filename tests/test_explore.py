@@ -291,3 +291,9 @@ def test_the_pages_files_ship_in_the_wheel_and_load_through_importlib_resources(
                          check=True)
     where, found = run.stdout.split()
     assert Path(where) == tmp_path / "installed" / "mazepolicy" / "explore" and found == "True"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node to parse the page's script")
+def test_the_pages_script_parses():
+    script = ROOT / "mazepolicy/explore/static/app.js"
+    subprocess.run(["node", "--check", str(script)], check=True, capture_output=True)
