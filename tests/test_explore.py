@@ -297,3 +297,121 @@ def test_the_pages_files_ship_in_the_wheel_and_load_through_importlib_resources(
 def test_the_pages_script_parses():
     script = ROOT / "mazepolicy/explore/static/app.js"
     subprocess.run(["node", "--check", str(script)], check=True, capture_output=True)
+
+
+PAGE_DRIVER = r"""
+// Runs the page's app.js in node against a live server, with a minimal DOM: the page's
+// own code fetches, draws (calls recorded) and keeps its view in the URL. Steps come as
+// JSON; after each, a snapshot of what the page shows is printed.
+const fs = require("fs"), vm = require("vm");
+const [base, scriptPath, stepsJson] = process.argv.slice(2);
+const elements = {}, calls = {};
+let path = [];  // the moveTo/lineTo calls since the last clearRect: the last drawing
+const ctx = new Proxy({}, { get: (t, k) => (k in t ? t[k] : (...a) => {
+  calls[k] = (calls[k] || 0) + 1;
+  if (k === "clearRect") path = [];
+  if (k === "moveTo" || k === "lineTo") path.push([k, ...a]);
+}), set: (t, k, v) => { t[k] = v; return true; } });
+function el(id) {
+  return elements[id] || (elements[id] = { id, value: "", innerHTML: "", textContent: "",
+    className: "", hidden: false, disabled: false, src: "", width: 560, height: 560,
+    getContext: () => ctx,
+    getBoundingClientRect: () => ({ left: 0, top: 0, width: 560, height: 560 }) });
+}
+let mode = "cheese", url = base;
+const sandbox = {
+  document: { getElementById: el,
+    querySelector: (q) => (q.startsWith("input[name=mode]") ? { value: mode } : el(q)) },
+  location: { get search() { return new URL(url).search; } },
+  history: { replaceState: (a, b, u) => { url = new URL(u, base).toString(); } },
+  fetch: (path, opts) => fetch(new URL(path, base), opts),
+  navigator: { clipboard: { writeText: async () => {} } },
+  URLSearchParams, setTimeout, clearTimeout, console, Math, Number, Object, Set, Error,
+};
+const snapshot = () => ({ url, message: el("message").textContent,
+  messageClass: el("message").className, probs: el("#probs tbody").innerHTML,
+  python: el("python-code").textContent, strokes: calls.stroke || 0, path,
+  caption: el("maze-caption").textContent });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function settle(before) {  // until the page has finished answering a step
+  for (let i = 0; i < 1200; i++) {
+    await sleep(50);
+    const s = snapshot();
+    if (s.messageClass !== "busy" && JSON.stringify(s) !== before) return s;
+  }
+  throw new Error("the page did not settle: " + JSON.stringify(snapshot()));
+}
+(async () => {
+  const out = [];
+  let before = JSON.stringify(snapshot());
+  vm.runInNewContext(fs.readFileSync(scriptPath, "utf8"), sandbox);
+  out.push(await settle(before));
+  for (const step of JSON.parse(stepsJson)) {
+    delete calls.stroke;
+    before = JSON.stringify(snapshot());
+    if (step.click) {
+      mode = step.mode;
+      const [x, y, n] = step.click, s = Math.floor(560 / n);
+      el("maze").onclick({ clientX: (x + 0.5) * s, clientY: (n - 1 - y + 0.5) * s });
+    } else {
+      el(step.set).value = String(step.value);
+      (el(step.set).onchange || el(step.set).oninput)();
+    }
+    out.push(await settle(before));
+  }
+  console.log(JSON.stringify(out));
+})().catch((err) => { console.error(err); process.exit(1); });
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node to run the page's script")
+def test_the_page_edits_by_click_steers_and_keeps_its_view_in_the_url(server, tmp_path):
+    """The page's own script, run in node against the server: a click on a free cell
+    moves the cheese, the coefficient box steers, a click on a wall is refused, and the
+    arrows, probabilities and URL follow the API."""
+    from urllib.parse import parse_qs, urlsplit
+
+    state = seed_state(3)
+    n = state.maze_dim
+    target = next(c for c in free_cells(state.free) if c not in ((0, 0), state.cheese_cell))
+    wall = next((x, y) for x in range(n) for y in range(n) if not state.free[y, x])
+    steps = [{"click": [*target, n], "mode": "cheese"}, {"set": "coeff", "value": -2},
+             {"click": [*wall, n], "mode": "cheese"}]
+    driver = tmp_path / "driver.js"
+    driver.write_text(PAGE_DRIVER)
+    start = server_url(server) + "?" + urlencode({"variant": VARIANT, "seed": 3})
+    script = ROOT / "mazepolicy/explore/static/app.js"
+    run = subprocess.run(["node", str(driver), start, str(script), json.dumps(steps)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    loaded, moved, steered, refused = json.loads(run.stdout)
+
+    def shown(snapshot: dict, column: str) -> dict:
+        view = {k: v[0] for k, v in parse_qs(urlsplit(snapshot["url"]).query,
+                                               keep_blank_values=True).items()}
+        field = get(server, "/api/field", **{k: v for k, v in view.items() if k != "show"})[1]
+        probs = field[f"mouse_{column}"]
+        for p in probs["moves"] + [probs["stay"]]:
+            assert f"{p:.3f}<span" in snapshot["probs"]
+        size = 560 // n  # the arrows: shafts from each cell's centre along the steered move
+        drawn = {(round(a[1], 6), round(a[2], 6), round(b[1], 6), round(b[2], 6))
+                 for a, b in zip(snapshot["path"], snapshot["path"][1:], strict=False)
+                 if a[0] == "moveTo" and b[0] == "lineTo"}
+        for (x, y), (dx, dy) in zip(field["cells"], field["steered_net"], strict=True):
+            cx, cy = (x + 0.5) * size, (n - 1 - y + 0.5) * size
+            if (dx * dx + dy * dy) ** 0.5 >= 1e-3:
+                assert (round(cx, 6), round(cy, 6), round(cx + dx * size * 0.45, 6),
+                        round(cy - dy * size * 0.45, 6)) in drawn, (x, y)
+        return view
+
+    view = shown(loaded, "unsteered")
+    assert loaded["message"] == "" and view["edits"] == "" and view["coeff"] == "0"
+    view = shown(moved, "unsteered")
+    assert view["edits"] == f"cheese:{target[0]},{target[1]}" and "1 edits" in moved["caption"]
+    assert f"state.set_cheese({target})" in moved["python"]
+    view = shown(steered, "steered")
+    assert view["coeff"] == "-2" and "[(vector, -2.0)]" in steered["python"]
+    assert steered["probs"] != moved["probs"]
+    assert refused["message"] == (f"refused: edit 2 (cheese at {wall}) cannot apply: cheese "
+                                  f"cell {wall} is on a wall")
+    assert refused["url"] == steered["url"]  # the view is unchanged
