@@ -144,6 +144,28 @@ def test_edits_go_through_the_codec_and_the_snippet_computes_the_same_numbers(se
     assert maze["free"][wall[1]][wall[0]] == 1
 
 
+def test_goal_choices_equal_the_librarys_unsteered_and_steered(server):
+    from mazepolicy.agents.policy import load_network
+    from mazepolicy.interp.probes import goal_choices
+    from mazepolicy.interp.steer import steering_vector
+    from mazepolicy.interp.vectors import steering
+
+    seed = next(s for s in range(20) if goal_choices(load_network(POLICY), [seed_state(s)]))
+    state, policy = seed_state(seed), load_network(POLICY)
+    status, goals = get(server, "/api/goals", variant=VARIANT, seed=seed, coeff=-3)
+    assert status == 200
+    vector = steering_vector(policy, "cheese", [state], LAYER)
+    with steering(policy, [(vector, -3.0)]):
+        steered = goal_choices(policy, [state])
+    for key, rows in (("unsteered", goal_choices(policy, [state])), ("steered", steered)):
+        assert goals[key] == [{"cell": list(r["cell"]), **{k: r[k] for k in (
+            "choice", "p_cheese", "p_corner", "d_cheese", "d_corner")}} for r in rows]
+    corner = (state.maze_dim - 1, state.maze_dim - 1)
+    status, answer = get(server, "/api/goals", variant=VARIANT, seed=seed,
+                         edits=f"wall:{corner[0]},{corner[1]}")
+    assert status == 400 and "no goal choices for this maze" in answer["error"]
+
+
 def test_an_edit_that_cannot_apply_is_refused_with_its_reason_and_the_server_goes_on(server):
     state = seed_state(4)
     wall = next((x, y) for x in range(state.maze_dim) for y in range(state.maze_dim)
@@ -331,7 +353,7 @@ const sandbox = {
 const snapshot = () => ({ url, message: el("message").textContent,
   messageClass: el("message").className, probs: el("#probs tbody").innerHTML,
   python: el("python-code").textContent, strokes: calls.stroke || 0, path,
-  caption: el("maze-caption").textContent });
+  caption: el("maze-caption").textContent, goals: el("goals").textContent });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function settle(before) {  // until the page has finished answering a step
   for (let i = 0; i < 1200; i++) {
@@ -415,3 +437,5 @@ def test_the_page_edits_by_click_steers_and_keeps_its_view_in_the_url(server, tm
     assert refused["message"] == (f"refused: edit 2 (cheese at {wall}) cannot apply: cheese "
                                   f"cell {wall} is on a wall")
     assert refused["url"] == steered["url"]  # the view is unchanged
+    for snapshot in (loaded, moved, steered):
+        assert snapshot["goals"].startswith(("goal choices (steered) on the", "no cheese-"))

@@ -7,6 +7,7 @@ Endpoints (the view's query parameters are :func:`~mazepolicy.explore.state.pars
 - ``GET /api/info``: policies, variants, layers, vectors, coefficient range;
 - ``GET /api/maze?variant=&seed=&edits=``: the edited maze and the agent's view;
 - ``GET /api/field?...&vector=&layer=&coeff=&role=``: the move fields and probabilities;
+- ``GET /api/goals?...`` (the same parameters): the goal choices on the cheese-corner path;
 - ``POST /api/save-state?...``: the edited maze's state into ``--out``.
 
 Example:
@@ -30,6 +31,7 @@ ROUTES = {  # path -> (method, what the lab answers with)
     "/api/info": ("GET", lambda lab, query: lab.info()),
     "/api/maze": ("GET", lambda lab, query: lab.maze_response(lab.view(query))),
     "/api/field": ("GET", lambda lab, query: lab.field_response(lab.view(query))),
+    "/api/goals": ("GET", lambda lab, query: lab.goals_response(lab.view(query))),
     "/api/save-state": ("POST", lambda lab, query: lab.save_state(lab.view(query))),
 }
 

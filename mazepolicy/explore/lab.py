@@ -77,7 +77,7 @@ class Lab:
         self.variants = tuple(list_variants())
         self.out = None if out is None else Path(out)
         self._lock = threading.Lock()
-        self._states, self._fields, self._vectors = LRU(), LRU(), LRU()
+        self._states, self._fields, self._vectors, self._goals = LRU(), LRU(), LRU(), LRU()
 
     # ------------------------------------------------------------------ views
     def view(self, query: dict[str, list[str]]) -> View:
@@ -193,6 +193,46 @@ class Lab:
         return field_json(base, steered, base_probs, steered_probs) | {
             "view": vars(view) | {"edits": [[k, list(c)] for k, c in view.edits]},
             "python": python_snippet(self.specs[view.role], view, steps)}
+
+    def goals_response(self, view: View) -> dict:
+        """``GET /api/goals``: which goal the policy heads for on each cell strictly
+        between the cheese and the top-right corner (:func:`~mazepolicy.interp.probes.
+        goal_choices`, as ``mazepolicy goals`` computes it), unsteered and steered; no
+        rows without cheese or with the cheese next to the corner."""
+        from mazepolicy.interp.probes import goal_choices
+        from mazepolicy.interp.vectors import steering
+
+        policy = self.policies[view.role]
+
+        def rows(state):
+            try:
+                return goal_choices(ChunkedPolicy(policy), [state])
+            except ValueError as err:  # an edit walled the corner or cut it off
+                raise BadRequest(f"no goal choices for this maze: {err}") from None
+
+        with self._lock:
+            state, _, _ = self._maze(view)
+            base = self._goals.get((view.role, view.maze_key), lambda: rows(state))
+            if view.coeff == 0:
+                steered = base
+            else:
+                with steering(policy, [(self._vector(view, state), view.coeff)]):
+                    steered = rows(state)
+        return {"unsteered": [goal_json(r) for r in base],
+                "steered": [goal_json(r) for r in steered]}
+
+
+def goal_json(row: dict) -> dict:
+    """A :func:`~mazepolicy.interp.probes.goal_choices` row for the page (no level seed).
+
+    Example:
+        >>> goal_json({"level_seed": 3, "cell": (1, 2), "choice": "corner", "p_cheese": 0.1,
+        ...            "p_corner": 0.8, "d_cheese": 2, "d_corner": 5})["cell"]
+        [1, 2]
+    """
+    return {"cell": list(row["cell"]), "choice": row["choice"], "p_cheese": row["p_cheese"],
+            "p_corner": row["p_corner"], "d_cheese": row["d_cheese"],
+            "d_corner": row["d_corner"]}
 
 
 def field_json(base: dict, steered: dict, base_probs: np.ndarray,

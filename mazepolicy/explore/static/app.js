@@ -6,12 +6,13 @@
 const $ = (id) => document.getElementById(id);
 const COLORS = { wall: "#2b2b2b", free: "#f2efe6", region: "#f7d9d4", corner: "#d62728",
   cheese: "#f2c200", mouse: "#1f5fd6", decision: "#8e44ad", arrow: "#111",
-  diff: "#c0392b" };
+  diff: "#c0392b", goal: { cheese: "#e0a800", corner: "#d62728", other: "#7f7f7f" } };
 const MOVE_NAMES = ["right", "up", "left", "down"];
 
 let info = null;           // GET /api/info
 let maze = null;           // the last GET /api/maze answer
 let field = null;          // the last GET /api/field answer
+let goals = null;          // the last GET /api/goals answer
 let request = 0;           // to drop answers to superseded requests
 const view = { variant: "", seed: 0, edits: [], vector: "cheese", layer: "", coeff: 0,
   role: "policy", show: "steered" };
@@ -84,7 +85,27 @@ function drawMaze() {
   const [mx, my] = toCanvas(...maze.mouse);
   ctx.fillStyle = COLORS.mouse; ctx.beginPath(); ctx.arc(mx, my, s * 0.3, 0, 2 * Math.PI);
   ctx.fill();
+  if (goals) drawGoals(ctx, s);
   if (field) drawArrows(ctx, s);
+}
+
+function shownGoals() { return view.show === "unsteered" ? goals.unsteered : goals.steered; }
+
+function drawGoals(ctx, s) {  // a ring per cheese-corner path cell, coloured by its choice
+  ctx.lineWidth = Math.max(1.5, s / 10);
+  for (const row of shownGoals()) {
+    const [cx, cy] = toCanvas(...row.cell);
+    ctx.strokeStyle = COLORS.goal[row.choice];
+    ctx.beginPath(); ctx.arc(cx, cy, s * 0.38, 0, 2 * Math.PI); ctx.stroke();
+  }
+}
+
+function describeGoals() {
+  const rows = shownGoals(), count = (c) => rows.filter((r) => r.choice === c).length;
+  const which = view.show === "unsteered" ? "unsteered" : "steered";
+  $("goals").textContent = rows.length === 0 ? "no cheese-corner path cells to choose on" :
+    `goal choices (${which}) on the ${rows.length} cheese-corner path cells: ` +
+    `cheese ${count("cheese")}, corner ${count("corner")}, other ${count("other")}`;
 }
 
 function drawArrows(ctx, s) {
@@ -123,7 +144,7 @@ async function refresh() {
   try {
     const m = await api("/api/maze", query(false));
     if (mine !== request) return;
-    maze = m; field = null;
+    maze = m; field = null; goals = null; $("goals").textContent = "";
     $("agent-view").src = maze.view_png;
     $("maze-caption").textContent = `${view.variant}, seed ${view.seed}, ` +
       `${maze.maze_dim}x${maze.maze_dim}` + (view.edits.length ? `, ${view.edits.length} edits` : "");
@@ -133,6 +154,13 @@ async function refresh() {
     field = f;
     drawMaze(); drawProbabilities();
     $("python-code").textContent = field.python;
+    try {
+      const g = await api("/api/goals", query(true));
+      if (mine !== request) return;
+      goals = g; drawMaze(); describeGoals();
+    } catch (err) {
+      if (mine === request) $("goals").textContent = err.message;
+    }
     say("");
   } catch (err) {
     if (mine === request) say(err.message, "error");
@@ -208,7 +236,11 @@ async function start() {
   $("vector").onchange = () => { view.vector = $("vector").value; refresh(); };
   $("layer").onchange = () => { view.layer = $("layer").value; refresh(); };
   $("role").onchange = () => { view.role = $("role").value; fillLayers(); refresh(); };
-  $("show").onchange = () => { view.show = $("show").value; saveUrl(); if (maze) drawMaze(); };
+  $("show").onchange = () => {
+    view.show = $("show").value; saveUrl();
+    if (maze) drawMaze();
+    if (goals) describeGoals();
+  };
   $("coeff-range").oninput = () => coeffChanged($("coeff-range").value, "range");
   $("coeff").onchange = () => coeffChanged($("coeff").value, "number");
   $("copy").onclick = () => navigator.clipboard.writeText($("python-code").textContent);
