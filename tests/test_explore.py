@@ -439,3 +439,17 @@ def test_the_page_edits_by_click_steers_and_keeps_its_view_in_the_url(server, tm
     assert refused["url"] == steered["url"]  # the view is unchanged
     for snapshot in (loaded, moved, steered):
         assert snapshot["goals"].startswith(("goal choices (steered) on the", "no cheese-"))
+
+
+def test_the_control_is_a_second_command_line_policy_chosen_by_role():
+    from mazepolicy.agents.policy import load_network
+    from mazepolicy.explore.api import handle
+    from mazepolicy.interp.probes import move_field
+
+    control = "maze-anywhere_impala-s1"
+    lab = Lab({"policy": POLICY, "control": control})
+    assert set(handle(lab, "GET", "/api/info", "")[1]["layers"]) == {"policy", "control"}
+    status, field = handle(lab, "GET", "/api/field", f"variant={VARIANT}&seed=2&role=control")
+    assert status == 200
+    assert field_of(field, "unsteered") == move_field(load_network(control), seed_state(2))
+    assert f"load_network('{control}')" in field["python"]
