@@ -35,6 +35,7 @@ from mazepolicy.train.dagger.agreement import (
 )
 from mazepolicy.train.dagger.buffer import LabelledFrames
 from mazepolicy.train.dagger.collector import Collector
+from mazepolicy.train.dagger.trainer import imitation_loss
 from mazepolicy.train.ppo.config import PPOConfig
 from mazepolicy.train.ppo.trainer import Trainer
 from mazepolicy.train.recipes import list_recipes, load_recipe
@@ -120,6 +121,18 @@ class ExpertPolicy(ConstantPolicy):
         actions = torch.from_numpy(self.walker.act(obs, self.env))
         logits = torch.full((len(obs), 15), -1e4)
         logits[torch.arange(len(obs)), actions] = 0.0
+        return logits, torch.zeros(len(obs))
+
+
+class LeaningExpertPolicy(ExpertPolicy):
+    """Logits 2.5 on the cheese walker's move and 0 on the 14 other actions: its most
+    likely action, and its most likely of the 5 folded moves, is the expert's (p 0.47,
+    the 7 no-ops 0.27 together); a sample is another action about half the time."""
+
+    def forward(self, obs):
+        actions = torch.from_numpy(self.walker.act(obs, self.env))
+        logits = torch.zeros(len(obs), 15)
+        logits[torch.arange(len(obs)), actions] = 2.5
         return logits, torch.zeros(len(obs))
 
 
@@ -330,6 +343,67 @@ def test_label_prob_spreads_a_mazes_labelled_frames_along_its_episode():
         Collector(env, "cheese-walker", 1.0, GAMMA, 3.0, 0.0, seed=0, label_prob=0.0)
 
 
+@pytest.mark.parametrize("greedy_prob", [0.0, 0.5, 1.0])
+def test_greedy_episodes_take_the_learners_most_likely_action(greedy_prob):
+    """beta 0, a learner leaning to the expert's move: in the episodes drawn greedy
+    (about greedy_prob of them, the draw fixed for the whole episode) every action is
+    the geometry's shortest-path move, the policy's argmax; in the others actions are
+    sampled, so most are not."""
+    env = RecordingEnv(load_variant("maze-topright-5-easy").make_vec(4, num_threads=1))
+    collector = Collector(env, "cheese-walker", beta=0.0, gamma=GAMMA, episode_cap=3.0,
+                          teleport_prob=0.0, seed=0, greedy_prob=greedy_prob)
+    flags = []  # (N,) per step: which episodes were greedy when the actions were taken
+    step = env.step
+    env.step = lambda actions: (flags.append(collector.greedy_driven.copy()),
+                                step(actions))[1]
+    stats = collector.collect(LeaningExpertPolicy(env), 0.0, 600, LabelledFrames(600))
+    env.close()
+    greedy_hits, sampled_hits, episodes, greedy_episodes = [], [], 0, 0
+    for record, flag in zip(env.before, flags, strict=True):
+        for i in range(4):
+            mouse = tuple(int(v) for v in record["mouse"][i])
+            cheese = tuple(int(v) for v in record["cheese"][i])
+            hit = record["actions"][i] == geometry.next_step_action(record["free"][i],
+                                                                     mouse, cheese)
+            (greedy_hits if flag[i] else sampled_hits).append(hit)
+            if record["episode_step"][i] == 0:
+                episodes += 1
+                greedy_episodes += bool(flag[i])
+    assert stats["greedy_steps"] == len(greedy_hits) == int(np.sum(flags))
+    assert all(greedy_hits)
+    # the argmax is the expert's move on every frame, in greedy episodes or not
+    greedy_agreement, sampled_agreement = (stats["fresh_agreement_greedy"],
+                                           stats["fresh_agreement_sampled"])
+    assert greedy_agreement == 1.0 if greedy_prob else math.isnan(greedy_agreement)
+    assert sampled_agreement == 1.0 if greedy_prob < 1 else math.isnan(sampled_agreement)
+    if greedy_prob < 1:
+        assert len(sampled_hits) > 100 and np.mean(sampled_hits) < 0.6
+    if greedy_prob == 0.5:
+        assert episodes >= 20 and 0.2 < greedy_episodes / episodes < 0.8
+    assert (greedy_episodes == episodes) == (greedy_prob == 1)
+    with pytest.raises(ValueError, match="greedy_prob"):
+        Collector(env, "cheese-walker", 0.0, GAMMA, 3.0, 0.0, seed=0, greedy_prob=1.5)
+
+
+def test_label_smoothing_target_and_its_minimum():
+    """The smoothed loss is the cross-entropy with the target 1 - eps on the expert's
+    action plus eps / 15 on every action; its gradient vanishes where the policy's
+    probabilities are that target, and eps 0 is the plain -log p(expert action)."""
+    logits = torch.randn(6, 15, generator=torch.Generator().manual_seed(0))
+    actions = torch.tensor([LEFT, DOWN, UP, RIGHT, RIGHT, LEFT])
+    eps = 0.1
+    target = torch.full((6, 15), eps / 15)
+    target[torch.arange(6), actions] += 1 - eps
+    expected = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+    assert float(imitation_loss(logits, actions, eps)) == pytest.approx(float(expected),
+                                                                         rel=1e-6)
+    plain = -torch.log_softmax(logits, 1)[torch.arange(6), actions].mean()
+    assert float(imitation_loss(logits, actions)) == pytest.approx(float(plain), rel=1e-6)
+    at_target = target.log().requires_grad_()
+    imitation_loss(at_target, actions, eps).backward()
+    assert float(at_target.grad.abs().max()) < 1e-6
+
+
 def test_expert_episodes_reach_the_cheese():
     """beta 1, no teleports: every episode is the expert's shortest path, d0 steps."""
     env = RecordingEnv(load_variant("maze-topright-5").make_vec(4, num_threads=1))
@@ -376,6 +450,10 @@ def test_lr_schedules(schedule):
     ({"beta_end": -0.1}, "beta_end must be in"),
     ({"teleport_prob": 2.0}, "teleport_prob must be in"),
     ({"label_prob": 0.0}, "label_prob must be in"),
+    ({"greedy_prob": 1.5}, "greedy_prob must be in"),
+    ({"greedy_prob": -0.1}, "greedy_prob must be in"),
+    ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
+    ({"label_smoothing": -0.1}, "label_smoothing must be in"),
     ({"lr_schedule": "step"}, "lr_schedule must be one of"),
     ({"gamma": 0.0}, "gamma must be in"),
     ({"batch_size": 0}, "batch_size must be >= 1"),
@@ -469,14 +547,17 @@ def test_expert_agreement_of_the_expert_and_of_constant_policies():
 
 
 # ------------------------------------------------------------------ resume equality
-@pytest.mark.parametrize("capacity, maze_frames, label_prob",
-                         [(64, 0, 1.0), (160, 0, 1.0), (64, 7, 0.5)])
-def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames, label_prob):
+@pytest.mark.parametrize("capacity, maze_frames, label_prob, greedy_prob, smoothing",
+                         [(64, 0, 1.0, 0.0, 0.0), (160, 0, 1.0, 0.0, 0.0),
+                          (64, 7, 0.5, 0.0, 0.0), (64, 7, 0.5, 0.5, 0.1)])
+def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames, label_prob,
+                                     greedy_prob, smoothing):
     """4 rounds straight == 2 rounds, a fresh trainer resumed, 2 more: the same weights,
     Adam state, collector/engine/buffer state and per-round losses, bit for bit (the
     buffer is one round, not saved, or more; mazes with or without a frame limit, all
-    frames labelled or half of them)."""
-    config = TINY.replace(capacity=capacity, maze_frames=maze_frames, label_prob=label_prob)
+    frames labelled or half of them, with greedy episodes and a smoothed loss)."""
+    config = TINY.replace(capacity=capacity, maze_frames=maze_frames, label_prob=label_prob,
+                          greedy_prob=greedy_prob, label_smoothing=smoothing)
     with DaggerTrainer(config, tmp_path / "straight", progress=False) as straight:
         straight.train()
     with DaggerTrainer(config.replace(total_frames=2 * 64), tmp_path / "split",
@@ -495,7 +576,7 @@ def test_resume_is_bitwise_identical(tmp_path, capacity, maze_frames, label_prob
     for key in ("frames", "actions", "values"):
         assert torch.equal(getattr(straight.buffer, key), getattr(split.buffer, key))
     losses = ("policy_loss", "value_loss", "train_agreement", "teleports", "capped",
-              "learner_steps", "distinct_mazes", "beta", "lr")
+              "learner_steps", "greedy_steps", "distinct_mazes", "beta", "lr")
     a, b = rows(tmp_path / "straight" / "metrics.jsonl"), rows(tmp_path / "split" /
                                                                 "metrics.jsonl")
     assert [r["round"] for r in b] == [1, 2, 3, 4]
@@ -534,6 +615,15 @@ def test_resume_refusals(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"changed: \['beta_rounds', 'capacity'\]"):
         DaggerTrainer(config.replace(capacity=128, beta_rounds=3), tmp_path / "run",
                       resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"changed: \['greedy_prob', 'label_smoothing'\]"):
+        DaggerTrainer(config.replace(greedy_prob=0.5, label_smoothing=0.1), tmp_path / "run",
+                      resume=True, progress=False)
+    # a checkpoint from before label_prob, greedy_prob and label_smoothing trained without
+    state_file = tmp_path / "run" / "checkpoints" / "iter-000001" / "trainer_state.json"
+    meta = json.loads(state_file.read_text())
+    for key in ("label_prob", "greedy_prob", "label_smoothing"):
+        del meta["config"][key]
+    state_file.write_text(json.dumps(meta))
     with DaggerTrainer(config.replace(eval_episodes=2, total_frames=128), tmp_path / "run",
                        resume=True, progress=False) as resumed:
         assert resumed.round == 1 and resumed.frames == 64  # evaluation, length may change

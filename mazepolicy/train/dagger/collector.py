@@ -37,6 +37,7 @@ CAP_SLACK = 10  # steps added to a learner episode's budget of cap * path length
 STATE_KEYS = ("frames", "expert_driven", "budget", "episode_step", "mazes_seen", "rng.sample")
 MAZE_FRAMES_KEY = "maze_frames"  # absent from checkpoints of runs without the limit
 LABEL_NEXT_KEY = "label_next"  # absent from checkpoints of runs that label every frame
+GREEDY_KEY = "greedy_driven"  # absent from checkpoints of runs without greedy episodes
 
 
 def value_targets(steps_left: np.ndarray, gamma: float) -> np.ndarray:
@@ -47,6 +48,11 @@ def value_targets(steps_left: np.ndarray, gamma: float) -> np.ndarray:
         [10.0, 5.0]
     """
     return (CHEESE_REWARD * gamma ** (steps_left - 1.0)).astype(np.float32)
+
+
+def share(part: int, whole: int) -> float:
+    """``part / whole``, NaN for an empty whole."""
+    return float(part / whole) if whole else float("nan")
 
 
 class Collector:
@@ -71,22 +77,29 @@ class Collector:
             probability, so that a maze's ``maze_frames`` labelled frames spread over
             about ``maze_frames / label_prob`` steps of its episode (states deep in
             the learner's episodes, not only its first steps).
+        greedy_prob: each learner episode takes the learner's most likely action
+            (argmax over the actions, as ``evaluate --greedy`` plays) with this
+            probability, and a sampled one otherwise, so the states greedy play
+            reaches are labelled too.
     """
 
     def __init__(self, env: MazeVecEnv, expert: str, beta: float, gamma: float,
                  episode_cap: float, teleport_prob: float, seed: int, maze_frames: int = 0,
-                 label_prob: float = 1.0):
+                 label_prob: float = 1.0, greedy_prob: float = 0.0):
         if not 0 < label_prob <= 1:
             raise ValueError(f"label_prob must be in (0, 1], got {label_prob}")
+        if not 0 <= greedy_prob <= 1:
+            raise ValueError(f"greedy_prob must be in [0, 1], got {greedy_prob}")
         self.env = env
         self.expert = make_scripted_agent(expert)
         self.gamma, self.episode_cap, self.teleport_prob = gamma, episode_cap, teleport_prob
-        self.maze_frames, self.label_prob = maze_frames, label_prob
+        self.maze_frames, self.label_prob, self.greedy_prob = maze_frames, label_prob, greedy_prob
         self.rng = np.random.default_rng(seed)
         self.sample_gen = torch.Generator().manual_seed(seed)
         self.frames, info = env.reset(seed=seed)
         n = env.num_envs
         self.expert_driven = np.zeros(n, dtype=bool)  # (N,) who drives each episode
+        self.greedy_driven = np.zeros(n, dtype=bool)  # (N,) learner episodes taking argmax
         self.budget = np.full(n, -1, dtype=np.int64)  # (N,) step at which a learner is cut
         self.episode_step = info["episode_step"]  # (N,)
         self.labelled = np.zeros(n, dtype=np.int64)  # (N,) labelled frames this episode
@@ -103,6 +116,9 @@ class Collector:
 
     def _start_episode(self, i: int, level_seed: int, beta: float) -> None:
         self.expert_driven[i] = self.rng.random() < beta
+        if self.greedy_prob:  # no draw without the option: older runs keep their streams
+            self.greedy_driven[i] = (not self.expert_driven[i]
+                                     and self.rng.random() < self.greedy_prob)
         self.budget[i] = -1
         self.labelled[i] = 0
         self.mazes_seen.add(level_seed)
@@ -114,11 +130,14 @@ class Collector:
         ``fresh_agreement``: on every frame the learner drove and the expert could label
         (kept in the buffer or not, with ``label_prob`` < 1), the share where its most
         likely move was the expert's, measured before any update has seen those frames
-        (DAgger's generalisation measure, for free; NaN when the learner drove none)."""
+        (DAgger's generalisation measure, for free; NaN when the learner drove none),
+        and the same share on the frames of its greedy and of its sampled episodes
+        (``fresh_agreement_greedy``, ``fresh_agreement_sampled``)."""
         env, stats = self.env, dict.fromkeys(
             ("frames", "steps", "learner_steps", "episodes", "learner_episodes",
-             "learner_cheese", "capped", "teleports", "learner_labelled", "learner_agreed"),
-            0)
+             "learner_cheese", "capped", "teleports", "greedy_steps"), 0)
+        # learner frames the expert labels, and those agreed with: [sampled, greedy]
+        seen, agreed = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64)  # (2,)
         device = next(policy.parameters()).device
         while stats["frames"] < count:
             expert_actions, steps_left = self.expert.act_with_steps_left(env)  # (N,), (N,)
@@ -136,12 +155,15 @@ class Collector:
             if len(learner):
                 obs = torch.from_numpy(self.frames[learner]).to(device)
                 probs = torch.softmax(policy(obs)[0].float(), dim=-1).cpu()  # (L, A)
-                actions[learner] = torch.multinomial(probs, 1, generator=self.sample_gen)[:, 0]
+                actions[learner] = self._learner_actions(probs, self.greedy_driven[learner])
                 moves = steps_left[learner] > 0  # (L,) frames the expert labels
                 agree = move_agreement(probs, torch.from_numpy(expert_actions[learner]))[0]
-                stats["learner_labelled"] += int(moves.sum())
-                stats["learner_agreed"] += int(agree[torch.from_numpy(moves)].sum())
+                greedy = self.greedy_driven[learner][moves].astype(np.int64)  # (M,) 0/1
+                seen += np.bincount(greedy, minlength=2)
+                agreed += np.bincount(greedy, weights=agree.numpy()[moves].astype(float),
+                                      minlength=2).astype(np.int64)
             stats["learner_steps"] += len(learner)
+            stats["greedy_steps"] += int(self.greedy_driven[learner].sum())
             stats["steps"] += env.num_envs
             self.frames, _, terminated, truncated, info = env.step(actions)
             self.episode_step = info["episode_step"]
@@ -168,10 +190,17 @@ class Collector:
             for i in jump:
                 self._teleport(i)
                 stats["teleports"] += 1
-        labelled = stats.pop("learner_labelled")
-        agreed = stats.pop("learner_agreed")
-        stats["fresh_agreement"] = agreed / labelled if labelled else float("nan")
+        stats["fresh_agreement"] = share(agreed.sum(), seen.sum())
+        stats["fresh_agreement_sampled"] = share(agreed[0], seen[0])
+        stats["fresh_agreement_greedy"] = share(agreed[1], seen[1])
         return stats
+
+    def _learner_actions(self, probs: torch.Tensor, greedy: np.ndarray) -> torch.Tensor:
+        """(L,) actions for the learner's probabilities (L, A): the argmax where
+        ``greedy`` (L,) is set, a sample elsewhere (every row draws its sample, so the
+        sampling stream does not depend on which episodes are greedy)."""
+        sampled = torch.multinomial(probs, 1, generator=self.sample_gen)[:, 0]  # (L,)
+        return torch.where(torch.from_numpy(greedy), probs.argmax(dim=1), sampled)
 
     def _teleport(self, i: int) -> None:
         """Move env i's mouse to a random free cell other than the cheese and its own."""
@@ -202,6 +231,8 @@ class Collector:
             tensors[MAZE_FRAMES_KEY] = torch.from_numpy(self.labelled.copy())
         if self.label_prob < 1:
             tensors[LABEL_NEXT_KEY] = torch.from_numpy(self.label_next.copy())
+        if self.greedy_prob:
+            tensors[GREEDY_KEY] = torch.from_numpy(self.greedy_driven.copy())
         return tensors, {"rng": json.dumps(self.rng.bit_generator.state)}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -224,5 +255,10 @@ class Collector:
                 raise ValueError(f"the checkpoint has no {LABEL_NEXT_KEY!r} draws; it "
                                  "comes from a run that labelled every frame")
             self.label_next = tensors[LABEL_NEXT_KEY].numpy().copy()
+        if self.greedy_prob:
+            if GREEDY_KEY not in tensors:
+                raise ValueError(f"the checkpoint has no {GREEDY_KEY!r} flags; it comes "
+                                 "from a run without greedy episodes")
+            self.greedy_driven = tensors[GREEDY_KEY].numpy().copy()
         self.sample_gen.set_state(tensors["rng.sample"])
         self.rng.bit_generator.state = json.loads(meta["rng"])

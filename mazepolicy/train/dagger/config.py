@@ -25,6 +25,10 @@ RESUMABLE_CHANGES = frozenset(
      "eval_max_steps", "env_threads", "torch_threads", "init"}
 )
 
+# Fields newer than some committed checkpoints, with the value those runs trained with:
+# a saved config without one is read as having it, so those runs stay resumable.
+LATER_FIELDS = {"label_prob": 1.0, "greedy_prob": 0.0, "label_smoothing": 0.0}
+
 
 @dataclass(frozen=True)
 class DaggerConfig(RecipeConfig):
@@ -40,6 +44,11 @@ class DaggerConfig(RecipeConfig):
     ``teleport_prob`` per step the mouse jumps to a random free cell of its maze. With
     ``label_prob`` < 1 only that share of the visited frames is labelled, so a maze's
     labelled frames spread along its episode instead of crowding its first steps.
+
+    With ``greedy_prob`` > 0 that share of the learner's episodes takes its most likely
+    action (argmax) instead of a sampled one, so the states greedy play reaches (the
+    loops it falls into) are visited and labelled. ``label_smoothing`` spreads that
+    share of each frame's target uniformly over the 15 actions.
     """
 
     algorithm = "dagger"
@@ -61,6 +70,7 @@ class DaggerConfig(RecipeConfig):
     teleport_prob: float = 0.02  # per env and step: the mouse jumps to a random free cell
     maze_frames: int = 0  # labelled frames per maze before its episode is ended; 0 = any
     label_prob: float = 1.0  # P(a visited frame is labelled): spreads labels along episodes
+    greedy_prob: float = 0.0  # P(a learner episode takes the argmax action, not a sample)
     # learning
     capacity: int = 8192  # labelled frames kept (the newest), 12 KiB each
     updates_per_round: int = 128
@@ -70,6 +80,7 @@ class DaggerConfig(RecipeConfig):
     lr_final: float = 0.0
     adam_eps: float = 1e-5
     max_grad_norm: float = 1.0
+    label_smoothing: float = 0.0  # share of the target spread over all 15 actions
     vf_coef: float = 0.5  # weight of the value loss (targets 10 * gamma^(d-1))
     gamma: float = 0.999
     # execution
@@ -97,11 +108,13 @@ class DaggerConfig(RecipeConfig):
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got "
                              f"{self.lr_schedule!r}")
-        for name in ("beta_start", "beta_end", "teleport_prob"):
+        for name in ("beta_start", "beta_end", "teleport_prob", "greedy_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 < self.label_prob <= 1:
             raise ValueError(f"label_prob must be in (0, 1], got {self.label_prob}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         if not self.lr > 0 or self.episode_cap <= 0 or self.max_grad_norm <= 0:

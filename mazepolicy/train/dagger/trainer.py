@@ -59,7 +59,7 @@ from mazepolicy.train.common.seeding import derived_seed
 from mazepolicy.train.dagger.agreement import ExpertAgreement, move_agreement
 from mazepolicy.train.dagger.buffer import LabelledFrames
 from mazepolicy.train.dagger.collector import STATE_KEYS, Collector
-from mazepolicy.train.dagger.config import RESUMABLE_CHANGES, DaggerConfig
+from mazepolicy.train.dagger.config import LATER_FIELDS, RESUMABLE_CHANGES, DaggerConfig
 
 ENV_STREAM, COLLECT_STREAM, SHUFFLE_STREAM = 0, 1, 2
 TRAINER = "mazepolicy-dagger"  # the cards' trainer name
@@ -68,6 +68,14 @@ STATE_ENTRIES = ("round", "frames", "updates", "train_seconds", "config", "last_
 EVAL_KEYS = ("episodes", "cheese_rate", "cheese_ci", "top_right_rate", "eligible_episodes",
              "misgeneralization_rate", "misgeneralization_ci", "mean_steps",
              "expert_agreement", "p_expert_move", "agreement_frames")
+
+
+def imitation_loss(logits: torch.Tensor, actions: torch.Tensor,
+                   label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, A) against the expert's actions (B,): the target
+    puts ``1 - label_smoothing`` on the expert's action and ``label_smoothing / A`` on
+    every action (the expert's included)."""
+    return F.cross_entropy(logits, actions, label_smoothing=label_smoothing)
 
 
 class DaggerTrainer:
@@ -110,7 +118,8 @@ class DaggerTrainer:
                              f"{cfg.num_envs}")
         self.collector = Collector(env, cfg.expert, cfg.beta(0), cfg.gamma, cfg.episode_cap,
                                    cfg.teleport_prob, derived_seed(cfg.seed, ENV_STREAM),
-                                   maze_frames=cfg.maze_frames, label_prob=cfg.label_prob)
+                                   maze_frames=cfg.maze_frames, label_prob=cfg.label_prob,
+                                   greedy_prob=cfg.greedy_prob)
         self.buffer = LabelledFrames(cfg.capacity)
         self.shuffle_gen = torch.Generator().manual_seed(derived_seed(cfg.seed, SHUFFLE_STREAM))
         self.round = self.frames = self.updates = 0
@@ -167,7 +176,7 @@ class DaggerTrainer:
             frames, actions, values = self.buffer.sample(cfg.batch_size, self.shuffle_gen)
             logits, predicted = self.policy(frames.to(self.device))  # (B, A), (B,)
             actions, values = actions.to(self.device), values.to(self.device)
-            policy_loss = F.cross_entropy(logits, actions)
+            policy_loss = imitation_loss(logits, actions, cfg.label_smoothing)
             value_loss = F.mse_loss(predicted, values)
             loss = policy_loss + cfg.vf_coef * value_loss
             self.optimizer.zero_grad(set_to_none=True)
@@ -290,7 +299,8 @@ class DaggerTrainer:
         path = Path(path)
         meta = read_checkpoint_file(path / "trainer_state.json", json.loads)
         require_entries(meta, STATE_ENTRIES, path / "trainer_state.json")
-        changed = set(self.config.changed_fields(meta["config"])) - RESUMABLE_CHANGES
+        saved = {**LATER_FIELDS, **meta["config"]}
+        changed = set(self.config.changed_fields(saved)) - RESUMABLE_CHANGES
         if changed:
             raise ValueError(f"{path}: cannot resume with a different config; changed: "
                              f"{sorted(changed)}")
