@@ -19,7 +19,7 @@ NEEDS_TORCH = re.compile(
     r"mazepolicy\.agents\.(?:policy|steered|sampling)|mazepolicy\.envs\.sb3|"
     r"tests\.test_\w+)\b",
     re.MULTILINE)
-TORCH_PACKAGES = ("models", "train", "interp", "report", "commands")
+TORCH_PACKAGES = ("models", "train", "interp", "report", "commands", "explore")
 TORCH_MODULES = ("policy.py", "steered.py", "sampling.py", "sb3.py")
 
 

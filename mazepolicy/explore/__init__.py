@@ -7,3 +7,7 @@ carries, :mod:`~mazepolicy.explore.mazes` applies its edits,
 :mod:`~mazepolicy.explore.lab` computes, :mod:`~mazepolicy.explore.api` answers
 requests and :mod:`~mazepolicy.explore.server` serves them and the page in ``static/``.
 """
+
+from mazepolicy.extras import require
+
+require("torch", "mazepolicy.explore")
