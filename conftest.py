@@ -15,7 +15,7 @@ import re
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 NEEDS_TORCH = re.compile(
     r"^(?:\s*>>> )?(?:import|from) (?:torch|stable_baselines3|safetensors|tensorboard|"
-    r"mazepolicy\.(?:models|train|interp|report|commands\.(?!common\b)\w+)|"
+    r"mazepolicy\.(?:models|train|interp|report|explore|commands\.(?!common\b)\w+)|"
     r"mazepolicy\.agents\.(?:policy|steered|sampling)|mazepolicy\.envs\.sb3|"
     r"tests\.test_\w+)\b",
     re.MULTILINE)
