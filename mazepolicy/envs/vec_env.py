@@ -285,11 +285,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
 
     def close(self, **kwargs):
         """Free the engines; any later call but ``close()`` raises."""
+        self._close_engines()
+        self._closed = True
+
+    def _close_engines(self) -> None:
         for engine in (self._engine, self._final_renderer):
             if engine is not None:
                 engine.close()
         self._engine = self._final_renderer = None
-        self._closed = True
 
     def __getstate__(self) -> dict:
         """Settings plus a :meth:`snapshot`: what pickling and ``copy.deepcopy`` keep."""
@@ -498,15 +501,14 @@ class MazeVecEnv(gym.vector.VectorEnv):
             actions = np.where(restarting, NOOP, actions).astype(np.int32)
         self._engine.act(actions)
         rew, ob, first = self._engine.observe()
-        frames = ob["rgb"]
+        frames, done = ob["rgb"], first.astype(bool)
         if restarting.any():
             for i in np.flatnonzero(restarting):  # undo the no-op: the episode starts now
                 self._engine.set_state_of(i, self._state_bytes[i])
             rew = np.where(restarting, 0.0, rew)
-            first = first.astype(bool) & ~restarting
+            done &= ~restarting
             frames = self._engine.observe()[1]["rgb"]
             self._pending[:] = False
-        done = first.astype(bool)
         self._track_moves(actions, done)
         self._ep_return += rew
         self._ep_len += 1
@@ -547,10 +549,11 @@ class MazeVecEnv(gym.vector.VectorEnv):
                 num=1, distribution_mode=self.distribution_mode, num_threads=0,
                 reuse_arrays=True)
         out = np.empty((len(ended), 64, 64, 3), dtype=np.uint8)
+        mice = self._mouse_world()  # (N, 2) world (x, y)
         for k, i in enumerate(ended):
             buffer = bytearray(self._state_bytes[i])
             mouse = MazeState._over_engine_buffer(buffer).entities[0]  # a view of buffer
-            mouse["x"], mouse["y"] = self._mouse_world()[i] + 0.5
+            mouse["x"], mouse["y"] = mice[i] + 0.5
             mouse["is_reflected"] = self._facing[i]
             self._final_renderer.set_state_of(0, bytes(buffer))
             out[k] = self._final_renderer.observe()[1]["rgb"][0]
@@ -578,10 +581,7 @@ class MazeVecEnv(gym.vector.VectorEnv):
             engine.close()
 
     def _open_engine(self) -> None:
-        for engine in (self._engine, self._final_renderer):
-            if engine is not None:
-                engine.close()
-        self._engine = self._final_renderer = None
+        self._close_engines()
         self._failure = None
         rand_seed = self._seed
         if rand_seed is None:
