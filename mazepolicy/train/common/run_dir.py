@@ -83,8 +83,7 @@ class RunDirectory:
         ``FileNotFoundError`` for ``resume`` without a checkpoint, ``ValueError`` if the
         latest checkpoint is another trainer's. A refused claim holds nothing."""
         if resume and self.latest_checkpoint() is None:  # before the lock makes the dir
-            raise FileNotFoundError(f"no checkpoint to resume in {self.root}; drop "
-                                    "--resume to start a new run there")
+            raise self._nothing_to_resume()
         if exclusive:
             self._lock_directory()
         try:
@@ -92,15 +91,18 @@ class RunDirectory:
             if latest is not None and not resume:
                 raise FileExistsError(f"{self.root} already holds a run; resume it or pick "
                                       "another out dir")
-            if latest is None and resume:
-                raise FileNotFoundError(f"no checkpoint to resume in {self.root}; drop "
-                                        "--resume to start a new run there")
+            if latest is None and resume:  # removed while the lock was taken
+                raise self._nothing_to_resume()
             if latest is not None:
                 self._check_trainer(latest, trainer)
         except (FileExistsError, FileNotFoundError, ValueError):
             self.close()
             raise
         return latest
+
+    def _nothing_to_resume(self) -> FileNotFoundError:
+        return FileNotFoundError(f"no checkpoint to resume in {self.root}; drop --resume to "
+                                 "start a new run there")
 
     def _lock_directory(self) -> None:
         """Take the exclusive lock, or raise :class:`RunDirectoryInUse` naming its holder."""
