@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mazepolicy"
 # Each layer may import itself and the layers before it (mazepolicy.io and
 # mazepolicy.resources are shared helpers below every layer).
-LAYERS = ["envs", "models", "agents", "eval", "train", "interp", "viz", "report", "commands"]
+LAYERS = ["envs", "models", "agents", "eval", "train", "interp", "viz", "report", "explore",
+          "commands"]
 ALLOWED = {
     "envs": {"envs"},
     "models": {"envs", "models"},
@@ -23,6 +24,7 @@ ALLOWED = {
     "interp": {"envs", "models", "agents", "eval", "interp"},
     "viz": {"envs", "models", "agents", "eval", "interp", "viz"},
     "report": {"envs", "models", "agents", "eval", "interp", "viz", "report"},
+    "explore": {"envs", "models", "agents", "eval", "interp", "viz", "explore"},
     "commands": set(LAYERS),
 }
 
