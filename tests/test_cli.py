@@ -161,6 +161,9 @@ def test_vfield_and_rollout(tmp_path, checkpoint, capsys):
     assert result["reached_cheese"] and not result["timed_out"]
     frames = iio.imread(gif, index=None)
     assert frames.shape[1:3] == (256, 256)
+    # The start and every step's frame, the last one the episode's final frame (the
+    # mouse on the cheese): the cheese walker never stands still, so no frame repeats.
+    assert len(frames) == result["episode_length"] + 1
 
 
 def test_demo_writes_table_and_figures(tmp_path, checkpoint):

@@ -276,6 +276,7 @@ def test_command_serves_warns_off_localhost_and_stops_on_ctrl_c():
                              "--port", "0", "--host", "0.0.0.0", "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
+        assert proc.stdout.readline() == f"mazepolicy explore: loading {POLICY}\n"
         line = proc.stdout.readline()
         assert line.startswith("mazepolicy explore: serving http://0.0.0.0:"), line
         port = line.split("http://0.0.0.0:")[1].split("/")[0]
@@ -287,6 +288,20 @@ def test_command_serves_warns_off_localhost_and_stops_on_ctrl_c():
         proc.kill()
     assert proc.returncode == 0 and out == "mazepolicy explore: stopped\n"
     assert "warning: --host 0.0.0.0" in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_the_policy_loads_stops_in_one_line():
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mazepolicy", "explore", "--policy", POLICY,
+                             "--port", "0", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline() == f"mazepolicy explore: loading {POLICY}\n"
+        proc.send_signal(signal.SIGINT)  # torch is being imported: serving is seconds away
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err) == (130, "", "mazepolicy explore: stopped before serving\n")
 
 
 def test_the_pages_files_ship_in_the_wheel_and_load_through_importlib_resources(tmp_path):

@@ -33,25 +33,22 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mazepolicy.commands.common import steered_agent
+    from mazepolicy.envs.levels import level_states
     from mazepolicy.envs.variants import load_variant
+    from mazepolicy.eval.episode import play_state
     from mazepolicy.io import check_output_file, json_dumps, write_outputs
     from mazepolicy.viz.render import check_video_path, save_frames, upscale_frame
 
     check_video_path(check_output_file(args.video, "--video"))  # fails before the rollout
     variant = load_variant(args.env)
     agent = steered_agent(args, args.coeff, variant)
-    env = variant.make_vec(1, level_seeds=[args.seed], seed=args.seed,
-                           max_episode_steps=args.max_steps)
-    obs, _ = env.reset()
-    frames = [obs[0]]
-    while True:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs, env))
-        if terminated[0] or truncated[0]:
-            break
-        frames.append(obs[0])
-    frames = np.stack([upscale_frame(f, args.scale) for f in frames])
-    outcome = {k: info[k][0].item() for k in ("reached_cheese", "reached_top_right",
-                                               "timed_out", "episode_length")}
+    (state,) = level_states([args.seed], variant.placement(), variant.distribution_mode)
+    episode = play_state(agent, state, args.max_steps)  # its frames end on the final one
+    frames = np.stack([upscale_frame(f, args.scale) for f in episode.frames])
+    result = episode.result
+    outcome = {"reached_cheese": result.reached_cheese,
+               "reached_top_right": result.reached_top_right,
+               "timed_out": result.timed_out, "episode_length": result.steps}
     print(json_dumps({"video": args.video, **outcome}))
     write_outputs({args.video: lambda: save_frames(frames, args.video, fps=args.fps)})
     return 0

@@ -8,7 +8,26 @@ Endpoints (the view's query parameters are :func:`~mazepolicy.explore.state.pars
 - ``GET /api/maze?variant=&seed=&edits=``: the edited maze and the agent's view;
 - ``GET /api/field?...&vector=&layer=&coeff=&role=``: the move fields and probabilities;
 - ``GET /api/goals?...`` (the same parameters): the goal choices on the cheese-corner path;
-- ``POST /api/save-state?...``: the edited maze's state into ``--out``.
+- ``POST /api/save-state?...``: the edited maze's state into ``--out``;
+- ``GET /api/channels?...&layer=``: a conv layer's shape and channels, cheese-tracking
+  first (ranked once per layer and variant on seeded mazes; the answer says how);
+- ``GET /api/features?...&layer=`` (with ``--sae``): the SAE's features, ranked alike;
+- ``GET /api/channel-map?...&layer=&channel=`` (or ``&feature=``): that unit's
+  activation map on the view's maze, and where its pixels lie on the maze;
+- ``GET /api/clamp?...&layer=&channel=&target=x,y&value=`` (or ``&feature=``): the move
+  field with the unit clamped to ``value`` at ``target`` beside the field without it;
+- ``GET /api/rollout?...&rollout_seed=&max_steps=``: one sampled episode on the view's
+  maze under its steering (mouse cells, actions, the agent's frames as PNG data URLs,
+  the evaluator's outcome); the same request gives the same episode;
+- ``POST /api/rollout-gif?...`` (the same parameters): that episode as a GIF in ``--out``;
+- ``GET /api/side-field?...`` (with ``--control``): the other policy's fields on the same
+  maze, steered alike where its layers allow (``note`` says when they do not).
+
+The rollout parameters are :func:`~mazepolicy.explore.rollout.split_rollout_query`'s;
+``vector`` may name a ``--vector`` file as ``file:<stem>`` (``layer`` then its layer).
+
+The Inside parameters (``channel``, ``feature``, ``target``, ``value``) are
+:func:`~mazepolicy.explore.inside.parse_inside`'s.
 
 Example:
     >>> from mazepolicy.explore.lab import Lab
@@ -33,6 +52,13 @@ ROUTES = {  # path -> (method, what the lab answers with)
     "/api/field": ("GET", lambda lab, query: lab.field_response(lab.view(query))),
     "/api/goals": ("GET", lambda lab, query: lab.goals_response(lab.view(query))),
     "/api/save-state": ("POST", lambda lab, query: lab.save_state(lab.view(query))),
+    "/api/channels": ("GET", lambda lab, query: lab.channels_response(query)),
+    "/api/features": ("GET", lambda lab, query: lab.features_response(query)),
+    "/api/channel-map": ("GET", lambda lab, query: lab.channel_map_response(query)),
+    "/api/clamp": ("GET", lambda lab, query: lab.clamp_response(query)),
+    "/api/rollout": ("GET", lambda lab, query: lab.rollout_response(*lab.rollout_view(query))),
+    "/api/rollout-gif": ("POST", lambda lab, query: lab.rollout_gif(*lab.rollout_view(query))),
+    "/api/side-field": ("GET", lambda lab, query: lab.side_field_response(lab.view(query))),
 }
 
 

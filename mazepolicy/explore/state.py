@@ -139,10 +139,12 @@ def format_edits(edits: tuple[tuple[str, Cell], ...]) -> str:
 
 
 def parse_view(query: dict[str, list[str]], variants: tuple[str, ...] | None = None,
-               layers: tuple[str, ...] | None = None) -> View:
+               layers: tuple[str, ...] | None = None, vectors: tuple[str, ...] = VECTORS
+               ) -> View:
     """The :class:`View` of a parsed URL query (``urllib.parse.parse_qs``), every field
     checked: ``variant`` one of ``variants``, ``layer`` one of ``layers`` (either None:
-    not checked here), ``vector`` one of :data:`VECTORS`, ``role`` one of :data:`ROLES`
+    not checked here), ``vector`` one of ``vectors`` (:data:`VECTORS` and the names of
+    the ``--vector`` files), ``role`` one of :data:`ROLES`
     (the policies are the command line's: a path from the browser is refused), ``seed``,
     ``coeff`` and ``edits`` as their parsers say. Unknown parameters are refused too, so
     a misspelt one is not silently ignored.
@@ -168,8 +170,8 @@ def parse_view(query: dict[str, list[str]], variants: tuple[str, ...] | None = N
         raise BadRequest(f"unknown layer {layer[:80]!r}: use one of the policy's hook points "
                          "(GET /api/info lists them)")
     vector = _one(query, "vector", "cheese")
-    if vector not in VECTORS:
-        raise BadRequest(f"unknown vector {vector[:40]!r}; choose from {', '.join(VECTORS)}")
+    if vector not in vectors:
+        raise BadRequest(f"unknown vector {vector[:40]!r}; choose from {', '.join(vectors)}")
     role = _one(query, "role", "policy")
     if role not in ROLES:
         raise BadRequest(f"unknown role {role[:40]!r}; choose from {', '.join(ROLES)}")
