@@ -427,7 +427,7 @@ function drawInside(ctx, s) {  // the map (red +, blue -; clear at 0) and the cl
     const k = heat.cells_per_pixel, m = heat.margin;
     const big = Math.max(Math.abs(heat.min), Math.abs(heat.max)) || 1;
     heat.map.forEach((row, r) => row.forEach((v, c) => {
-      const a = Math.min(1, Math.abs(v) / big) * 0.75;
+      const a = Math.min(1, Math.abs(v) / big) * 0.5;  // walls stay readable beneath
       ctx.fillStyle = v >= 0 ? `rgba(214,39,40,${a.toFixed(3)})` : `rgba(31,95,214,${a.toFixed(3)})`;
       ctx.fillRect((c * k - m) * s, (r * k - m) * s, k * s, k * s);
     }));
