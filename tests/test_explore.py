@@ -28,47 +28,17 @@ pytest.importorskip("torch")
 
 from mazepolicy.envs.frames import render_states  # noqa: E402
 from mazepolicy.envs.geometry import decision_square, free_cells  # noqa: E402
-from mazepolicy.envs.levels import level_states  # noqa: E402
 from mazepolicy.envs.state import MazeState  # noqa: E402
 from mazepolicy.envs.variants import load_variant  # noqa: E402
 from mazepolicy.explore.lab import Lab  # noqa: E402
-from mazepolicy.explore.server import STATIC_TYPES, make_server, server_url  # noqa: E402
-
-POLICY = "maze-topright-5-easy_impala-s1"
-VARIANT = "maze-topright-5-easy"
-LAYER = "embedder.block2.res1.resadd_out"
-ROOT = Path(__file__).resolve().parents[1]
+from mazepolicy.explore.server import STATIC_TYPES, server_url  # noqa: E402
+from tests.explore_support import LAYER, POLICY, ROOT, VARIANT, field_of, get, seed_state, serving  # noqa: E402,E501
 
 
 @pytest.fixture(scope="module")
 def server():
-    lab = Lab({"policy": POLICY})
-    srv = make_server(lab, port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
-def get(server, path: str, method: str = "GET", **params) -> tuple[int, dict]:
-    url = server_url(server) + path.lstrip("/") + ("?" + urlencode(params) if params else "")
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:
-            return reply.status, json.load(reply)
-    except urllib.error.HTTPError as err:
-        return err.code, json.load(err)
-
-
-def seed_state(seed: int) -> MazeState:
-    variant = load_variant(VARIANT)
-    (state,) = level_states([seed], variant.placement(), variant.distribution_mode)
-    return state
-
-
-def field_of(answer: dict, key: str) -> dict:
-    return {tuple(c): tuple(p) for c, p in zip(answer["cells"], answer[key], strict=True)}
+    with serving(Lab({"policy": POLICY})) as srv:
+        yield srv
 
 
 def test_info_lists_the_policys_hook_points_and_the_shipped_variants(server):

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import shutil
-import threading
 import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -23,10 +22,9 @@ import pytest
 pytest.importorskip("torch")
 
 from mazepolicy.envs.geometry import free_cells  # noqa: E402
-from mazepolicy.envs.levels import level_states  # noqa: E402
-from mazepolicy.envs.variants import load_variant  # noqa: E402
 from mazepolicy.explore.lab import Lab  # noqa: E402
-from mazepolicy.explore.server import make_server, server_url  # noqa: E402
+from mazepolicy.explore.server import server_url  # noqa: E402
+from tests.explore_support import seed_state, serving  # noqa: E402
 
 POLICY = "maze-topright-5_impala-s1"  # the default; its arrows are long (the easy one's are not)
 VARIANT = "maze-topright-5-easy"
@@ -58,12 +56,8 @@ def chromium_or_skip() -> str:
 
 @pytest.fixture(scope="module")
 def server():
-    srv = make_server(Lab({"policy": POLICY}), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Lab({"policy": POLICY})) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +139,7 @@ def assert_table_shows(page, field: dict) -> None:
 
 def test_a_click_moves_the_cheese_and_the_coefficient_steers_the_arrows(server, page,
                                                                          tmp_path):
-    variant = load_variant(VARIANT)
-    (state,) = level_states([SEED], variant.placement(), variant.distribution_mode)
+    state = seed_state(SEED)
     n = state.maze_dim
     size = CANVAS // n
     page.goto(server_url(server) + "?" + urlencode({"variant": VARIANT, "seed": SEED}))

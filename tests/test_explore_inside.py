@@ -7,9 +7,6 @@ few activations for the ``--sae`` path.
 from __future__ import annotations
 
 import json
-import threading
-import urllib.error
-import urllib.request
 from urllib.parse import urlencode
 
 import numpy as np
@@ -22,54 +19,25 @@ from mazepolicy.envs.geometry import free_cells  # noqa: E402
 from mazepolicy.envs.levels import level_states  # noqa: E402
 from mazepolicy.envs.variants import load_variant  # noqa: E402
 from mazepolicy.explore.lab import Lab  # noqa: E402
-from mazepolicy.explore.server import make_server, server_url  # noqa: E402
+from mazepolicy.explore.server import server_url  # noqa: E402
 from mazepolicy.interp.channels import cell_position, retarget_hook  # noqa: E402
 from mazepolicy.interp.probes import action_probabilities, move_field  # noqa: E402
 from mazepolicy.interp.retarget import ChannelClamp  # noqa: E402
 from mazepolicy.interp.vectors import activations  # noqa: E402
+from tests.explore_support import LAYER, POLICY, VARIANT, field_of, get, seed_state, serving  # noqa: E402,E501
 
-POLICY = "maze-topright-5-easy_impala-s1"
-VARIANT = "maze-topright-5-easy"
-LAYER = "embedder.block2.res1.resadd_out"
 SEED = 3
-
-
-def serve(lab):
-    srv = make_server(lab, port=0)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
 
 
 @pytest.fixture(scope="module")
 def server():
-    srv = serve(Lab({"policy": POLICY}))
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Lab({"policy": POLICY})) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def policy():
     return load_network(POLICY)
-
-
-def get(server, path: str, **params) -> tuple[int, dict]:
-    url = server_url(server) + path.lstrip("/") + ("?" + urlencode(params) if params else "")
-    try:
-        with urllib.request.urlopen(url, timeout=120) as reply:
-            return reply.status, json.load(reply)
-    except urllib.error.HTTPError as err:
-        return err.code, json.load(err)
-
-
-def seed_state(seed: int = SEED):
-    variant = load_variant(VARIANT)
-    (state,) = level_states([seed], variant.placement(), variant.distribution_mode)
-    return state
-
-
-def field_of(answer: dict, key: str) -> dict:
-    return {tuple(c): tuple(p) for c, p in zip(answer["cells"], answer[key], strict=True)}
 
 
 def target_of(state):
@@ -108,7 +76,7 @@ def test_channels_are_ranked_by_the_librarys_cheese_tracking_scores(server, poli
 
 
 def test_channel_map_is_the_librarys_activation_at_the_mouse(server, policy):
-    state = seed_state()
+    state = seed_state(SEED)
     mouse = target_of(state)
     state.set_mouse(mouse)
     channel = 7
@@ -118,7 +86,7 @@ def test_channel_map_is_the_librarys_activation_at_the_mouse(server, policy):
     expected = activations(policy, [state], LAYER)[0, channel].numpy()  # (16, 16)
     assert answer["shape"] == [16, 16]
     assert np.array_equal(np.array(answer["map"], dtype=np.float32), expected)
-    start = activations(policy, [seed_state()], LAYER)[0, channel].numpy()
+    start = activations(policy, [seed_state(SEED)], LAYER)[0, channel].numpy()
     assert not np.array_equal(start, expected)  # the mouse's cell matters: its own frame
     # the overlay geometry: each free cell's clamp pixel covers the cell's centre
     k, m = answer["cells_per_pixel"], answer["margin"]
@@ -136,7 +104,7 @@ def test_channel_map_under_steering_is_the_steered_activation(server, policy):
     from mazepolicy.interp.steer import steering_vector
     from mazepolicy.interp.vectors import steering
 
-    state = seed_state()
+    state = seed_state(SEED)
     vector = steering_vector(policy, "cheese", [state], LAYER)
     status, answer = get(server, "/api/channel-map", variant=VARIANT, seed=SEED, layer=LAYER,
                          channel=2, coeff=-2)
@@ -149,7 +117,7 @@ def test_channel_map_under_steering_is_the_steered_activation(server, policy):
 
 
 def test_clamp_field_is_move_field_under_the_same_channel_clamp(server, policy):
-    state = seed_state()
+    state = seed_state(SEED)
     target, channel, value = target_of(state), 5, 5.5
     status, answer = get(server, "/api/clamp", variant=VARIANT, seed=SEED, layer=LAYER,
                          channel=channel, target=f"{target[0]},{target[1]}", value=value)
@@ -175,7 +143,7 @@ def test_clamp_field_is_move_field_under_the_same_channel_clamp(server, policy):
 
 
 def test_the_clamp_snippet_computes_the_same_fields_under_steering(server):
-    state = seed_state()
+    state = seed_state(SEED)
     target = target_of(state)
     status, answer = get(server, "/api/clamp", variant=VARIANT, seed=SEED, layer=LAYER,
                          channel=3, target=f"{target[0]},{target[1]}", value=-4, coeff=1.5)
@@ -210,7 +178,7 @@ def test_bad_map_requests_get_400_with_a_message(server, params, message):
 
 
 def test_bad_clamp_requests_get_400_with_a_message(server):
-    state = seed_state()
+    state = seed_state(SEED)
     n = state.maze_dim
     wall = next((x, y) for x in range(n) for y in range(n) if not state.free[y, x])
     free = target_of(state)
@@ -257,10 +225,8 @@ def sae_dir(tmp_path_factory, policy):
 
 @pytest.fixture(scope="module")
 def sae_server(sae_dir):
-    srv = serve(Lab({"policy": POLICY}, sae=str(sae_dir)))
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(Lab({"policy": POLICY}, sae=str(sae_dir))) as srv:
+        yield srv
 
 
 def test_sae_features_map_rank_and_clamp_as_the_library_computes_them(sae_server, sae_dir,
@@ -273,7 +239,7 @@ def test_sae_features_map_rank_and_clamp_as_the_library_computes_them(sae_server
     status, info = get(sae_server, "/api/info")
     assert info["sae"] == {"dir": str(sae_dir), "layer": LAYER, "features": 48,
                            "kind": "topk", "k": 4}
-    state = seed_state()
+    state = seed_state(SEED)
     maps = feature_maps(sae, activations(policy, [state], LAYER))[0]  # (48, 16, 16)
     feature = int(maps.flatten(1).amax(1).argmax())  # one that fires on this maze
     status, answer = get(sae_server, "/api/channel-map", variant=VARIANT, seed=SEED,
@@ -350,7 +316,7 @@ def test_the_page_maps_a_channel_and_clamps_at_a_clicked_cell(server, tmp_path):
     spec = importlib.util.spec_from_file_location("explore_tests", root / "tests/test_explore.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    state = seed_state()
+    state = seed_state(SEED)
     n = state.maze_dim
     target = target_of(state)
     wall = next((x, y) for x in range(n) for y in range(n) if not state.free[y, x])

@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import asdict
@@ -25,18 +24,13 @@ pytest.importorskip("torch")
 from mazepolicy.envs.actions import ACTION_DELTAS  # noqa: E402
 from mazepolicy.envs.frames import render_states  # noqa: E402
 from mazepolicy.envs.geometry import distance  # noqa: E402
-from mazepolicy.envs.levels import level_states  # noqa: E402
-from mazepolicy.envs.state import MazeState  # noqa: E402
 from mazepolicy.envs.variants import load_variant  # noqa: E402
 from mazepolicy.explore.api import handle  # noqa: E402
 from mazepolicy.explore.lab import Lab  # noqa: E402
-from mazepolicy.explore.server import make_server, server_url  # noqa: E402
+from mazepolicy.explore.server import server_url  # noqa: E402
+from tests.explore_support import LAYER, POLICY, ROOT, VARIANT, field_of, seed_state, serving  # noqa: E402,E501
 
-POLICY = "maze-topright-5-easy_impala-s1"
 CONTROL = "maze-anywhere_impala-s1"
-VARIANT = "maze-topright-5-easy"
-LAYER = "embedder.block2.res1.resadd_out"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +47,6 @@ def policy():
 
 def ask(lab, path: str, method: str = "GET", **params) -> tuple[int, dict]:
     return handle(lab, method, path, urlencode(params))
-
-
-def seed_state(seed: int) -> MazeState:
-    variant = load_variant(VARIANT)
-    (state,) = level_states([seed], variant.placement(), variant.distribution_mode)
-    return state
-
-
-def field_of(answer: dict, key: str) -> dict:
-    return {tuple(c): tuple(p) for c, p in zip(answer["cells"], answer[key], strict=True)}
 
 
 def evaluated(agent, seed: int) -> dict:
@@ -406,9 +390,7 @@ async function until(cond) {
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="no node to run the page's script")
 def test_the_page_plays_the_rollout_and_shows_the_control_beside(paired, tmp_path):
-    server = make_server(paired, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(paired) as server:
         view = {"variant": VARIANT, "seed": 0, "coeff": -1, "vector": "cheese", "layer": LAYER}
         start = server_url(server) + "?" + urlencode(view) + "#rollout_seed=3"
         driver = tmp_path / "driver.js"
@@ -422,9 +404,6 @@ def test_the_page_plays_the_rollout_and_shows_the_control_beside(paired, tmp_pat
         with urllib.request.urlopen(server_url(server) + "api/rollout?" + query,
                                     timeout=120) as reply:
             rollout = json.load(reply)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert loaded["sideHidden"] is False and loaded["gifHidden"] is True
     assert loaded["side"].startswith(f"control ({CONTROL}), steered x -1")
     assert loaded["url"].endswith("#rollout_seed=3")

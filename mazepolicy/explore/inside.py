@@ -30,14 +30,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 import torch
 
 from mazepolicy.envs.cells import Cell
-from mazepolicy.explore.state import BadRequest
+from mazepolicy.explore.state import BadRequest, parse_bounded
 
 INSIDE_PARAMS = ("channel", "feature", "target", "value")
 MAX_CLAMP = 100.0  # |value| of a clamp; the research clamps channel 55 to 5.5
@@ -142,16 +141,7 @@ def parse_value(text: str | None) -> float:
         ...
         mazepolicy.explore.state.BadRequest: value must be a number in -100..100, got 'inf'
     """
-    if text is None:
-        return DEFAULT_CLAMP
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or abs(value) > MAX_CLAMP:
-        raise BadRequest(f"value must be a number in -{MAX_CLAMP:g}..{MAX_CLAMP:g}, "
-                         f"got {text[:40]!r}")
-    return value + 0.0
+    return DEFAULT_CLAMP if text is None else parse_bounded(text, "value", MAX_CLAMP)
 
 
 def parse_inside(query: dict[str, list[str]]) -> Inside:

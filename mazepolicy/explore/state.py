@@ -91,13 +91,24 @@ def parse_coeff(text: str) -> float:
         ...
         mazepolicy.explore.state.BadRequest: coeff must be a number in -5..5, got 'nan'
     """
+    return parse_bounded(text, "coeff", MAX_COEFF)
+
+
+def parse_bounded(text: str, name: str, bound: float) -> float:
+    """Parameter ``name``'s number from its text; :class:`BadRequest` unless finite and
+    in -bound..bound. -0 reads as 0.
+
+    Example:
+        >>> parse_bounded("-0", "value", 100.0)
+        0.0
+    """
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or abs(value) > MAX_COEFF:
-        raise BadRequest(f"coeff must be a number in -{MAX_COEFF:g}..{MAX_COEFF:g}, "
-                         f"got {text!r}")
+    if not math.isfinite(value) or abs(value) > bound:
+        raise BadRequest(f"{name} must be a number in -{bound:g}..{bound:g}, "
+                         f"got {text[:40]!r}")
     return value + 0.0  # -0.0 -> 0.0
 
 
