@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from mazepolicy.envs.cells import Cell
-from mazepolicy.explore.state import BadRequest, parse_bounded
+from mazepolicy.explore.state import BadRequest, one_value, parse_bounded
 
 INSIDE_PARAMS = ("channel", "feature", "target", "value")
 MAX_CLAMP = 100.0  # |value| of a clamp; the research clamps channel 55 to 5.5
@@ -82,13 +82,6 @@ def split_query(query: dict[str, list[str]]) -> tuple[dict, dict]:
     """(the view's parameters, the Inside ones: :data:`INSIDE_PARAMS`) of a query."""
     inside = {k: v for k, v in query.items() if k in INSIDE_PARAMS}
     return {k: v for k, v in query.items() if k not in INSIDE_PARAMS}, inside
-
-
-def _one(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    if values is not None and len(values) != 1:
-        raise BadRequest(f"{name} given {len(values)} times")
-    return None if values is None else values[0]
 
 
 def parse_index(text: str | None, name: str) -> int | None:
@@ -148,10 +141,10 @@ def parse_inside(query: dict[str, list[str]]) -> Inside:
     """The :class:`Inside` of the Inside parameters of a query (:func:`split_query`),
     each as its parser says; what they must fit (the layer, the maze) is checked by
     :func:`check_unit` and :func:`check_target`."""
-    return Inside(channel=parse_index(_one(query, "channel"), "channel"),
-                  feature=parse_index(_one(query, "feature"), "feature"),
-                  target=parse_target(_one(query, "target")),
-                  value=parse_value(_one(query, "value")))
+    return Inside(channel=parse_index(one_value(query, "channel", None), "channel"),
+                  feature=parse_index(one_value(query, "feature", None), "feature"),
+                  target=parse_target(one_value(query, "target", None)),
+                  value=parse_value(one_value(query, "value", None)))
 
 
 def conv_shape(policy, layer: str) -> tuple[int, int, int]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from mazepolicy.envs.actions import ACTION_DELTAS
 from mazepolicy.envs.vec_env import EPISODE_STEPS
 from mazepolicy.eval.episode import Episode, play_state
 from mazepolicy.explore.mazes import png_data_url
-from mazepolicy.explore.state import MAX_SEED, BadRequest, View, format_edits
+from mazepolicy.explore.state import MAX_SEED, View, format_edits, one_value, parse_int
 
 ROLLOUT_PARAMS = ("rollout_seed", "max_steps")
 GIF_SCALE = 4  # GIF frames are the agent's 64x64 view enlarged to 256x256
@@ -49,25 +48,15 @@ class RolloutSettings:
     max_steps: int = EPISODE_STEPS
 
 
-def _bounded_int(query: dict[str, list[str]], name: str, low: int, high: int,
-                 default: int) -> int:
-    values = query.get(name, [str(default)])
-    if len(values) != 1:
-        raise BadRequest(f"{name} given {len(values)} times")
-    text = values[0]
-    if not re.fullmatch(r"\d{1,10}", text) or not low <= int(text) <= high:
-        raise BadRequest(f"{name} must be an integer in {low}..{high}, got {text[:40]!r}")
-    return int(text)
-
-
 def split_rollout_query(query: dict[str, list[str]]
                         ) -> tuple[dict[str, list[str]], RolloutSettings]:
     """(the query without :data:`ROLLOUT_PARAMS`, the checked :class:`RolloutSettings`);
     :class:`BadRequest` for a bad or repeated one."""
     rest = {k: v for k, v in query.items() if k not in ROLLOUT_PARAMS}
     return rest, RolloutSettings(
-        seed=_bounded_int(query, "rollout_seed", 0, MAX_SEED, 0),
-        max_steps=_bounded_int(query, "max_steps", 1, EPISODE_STEPS, EPISODE_STEPS))
+        seed=parse_int(one_value(query, "rollout_seed", "0"), "rollout_seed", 0, MAX_SEED),
+        max_steps=parse_int(one_value(query, "max_steps", str(EPISODE_STEPS)), "max_steps",
+                            1, EPISODE_STEPS))
 
 
 def play_view(policy, state, vectors, settings: RolloutSettings, region: int) -> Episode:

@@ -60,7 +60,9 @@ class View:
         return self.variant, self.seed, self.edits
 
 
-def _one(query: dict[str, list[str]], name: str, default: str) -> str:
+def one_value(query: dict[str, list[str]], name: str, default: str | None) -> str | None:
+    """Parameter ``name``'s one value in a parsed query (``default`` when absent);
+    :class:`BadRequest` when it is given more than once."""
     values = query.get(name, [default])
     if len(values) != 1:
         raise BadRequest(f"{name} given {len(values)} times")
@@ -74,8 +76,23 @@ def parse_seed(text: str) -> int:
         >>> parse_seed("42")
         42
     """
-    if not re.fullmatch(r"\d{1,10}", text) or int(text) > MAX_SEED:
-        raise BadRequest(f"seed must be an integer in 0..{MAX_SEED}, got {text!r}")
+    return parse_int(text, "seed", 0, MAX_SEED)
+
+
+def parse_int(text: str, name: str, low: int, high: int) -> int:
+    """Parameter ``name``'s integer from its text; :class:`BadRequest` unless plain
+    digits with a value in low..high.
+
+    Example:
+        >>> parse_int("7", "max_steps", 1, 500)
+        7
+        >>> parse_int("0", "max_steps", 1, 500)
+        Traceback (most recent call last):
+        ...
+        mazepolicy.explore.state.BadRequest: max_steps must be an integer in 1..500, got '0'
+    """
+    if not re.fullmatch(r"\d{1,10}", text) or not low <= int(text) <= high:
+        raise BadRequest(f"{name} must be an integer in {low}..{high}, got {text[:40]!r}")
     return int(text)
 
 
@@ -173,19 +190,19 @@ def parse_view(query: dict[str, list[str]], variants: tuple[str, ...] | None = N
                     "role=control)" if name in ("policy", "path", "checkpoint") else
                     f"; known: {', '.join(sorted(known))}")
             raise BadRequest(f"unknown parameter {name[:40]!r}{hint}")
-    variant = _one(query, "variant", DEFAULT_VARIANT)
+    variant = one_value(query, "variant", DEFAULT_VARIANT)
     if variants is not None and variant not in variants:
         raise BadRequest(f"unknown variant {variant[:60]!r}; choose from {', '.join(variants)}")
-    layer = _one(query, "layer", DEFAULT_LAYER)
+    layer = one_value(query, "layer", DEFAULT_LAYER)
     if layers is not None and layer not in layers:
         raise BadRequest(f"unknown layer {layer[:80]!r}: use one of the policy's hook points "
                          "(GET /api/info lists them)")
-    vector = _one(query, "vector", "cheese")
+    vector = one_value(query, "vector", "cheese")
     if vector not in vectors:
         raise BadRequest(f"unknown vector {vector[:40]!r}; choose from {', '.join(vectors)}")
-    role = _one(query, "role", "policy")
+    role = one_value(query, "role", "policy")
     if role not in ROLES:
         raise BadRequest(f"unknown role {role[:40]!r}; choose from {', '.join(ROLES)}")
-    return View(variant=variant, seed=parse_seed(_one(query, "seed", "0")),
-                edits=parse_edits(_one(query, "edits", "")), vector=vector, layer=layer,
-                coeff=parse_coeff(_one(query, "coeff", "0")), role=role)
+    return View(variant=variant, seed=parse_seed(one_value(query, "seed", "0")),
+                edits=parse_edits(one_value(query, "edits", "")), vector=vector, layer=layer,
+                coeff=parse_coeff(one_value(query, "coeff", "0")), role=role)
