@@ -21,13 +21,14 @@ ENV = "maze-anywhere-easy"
 
 @pytest.fixture
 def run_dir(tmp_path):
-    """A run folder as the DAgger trainer leaves it: policy, card, a checkpoint whose
+    """A run folder as the DAgger trainer leaves it: policy (the shipped easy policy's
+    weights, trained, so its sampled and greedy play differ), card, a checkpoint whose
     state logs the training mazes (level seeds 1 and 3 among them)."""
-    torch.manual_seed(0)
     run = tmp_path / "run"
     card = {"env": ENV, "trainer": "mazepolicy-dagger", "frames": 123, "updates": 4,
             "train_seconds": 5.0, "config": {"eval_env": ENV}, "eval": {"old": 1}}
-    save_policy(ImpalaPolicy(), run / "policy.safetensors", card)
+    trained, _ = load_policy("maze-topright-5-easy_impala-s1")
+    save_policy(trained, run / "policy.safetensors", card)
     ckpt = run / "checkpoints" / "iter-000001"
     ckpt.mkdir(parents=True)
     save_file({"mazes_seen": torch.tensor([1, 3, 99])}, ckpt / "state.safetensors")
@@ -39,7 +40,7 @@ def test_export_writes_weights_and_a_card_that_matches_direct_evaluation(run_dir
                                                                          capsys):
     out = tmp_path / "shipped"
     argv = ["export", "--run", str(run_dir), "--name", "tiny_impala-s1", "--out", str(out),
-            "--status", "untrained test policy", "--episodes", "4", "--max-steps", "30",
+            "--status", "a test policy", "--episodes", "8", "--max-steps", "60",
             "--no-progress"]
     assert main(argv) == 0
     policy, card = load_policy(out / "tiny_impala-s1.safetensors")
@@ -47,17 +48,21 @@ def test_export_writes_weights_and_a_card_that_matches_direct_evaluation(run_dir
     for key, value in original.state_dict().items():
         assert torch.equal(policy.state_dict()[key], value)
     assert (card["name"], card["status"], card["frames"]) == ("tiny_impala-s1",
-                                                              "untrained test policy", 123)
+                                                              "a test policy", 123)
     assert card["training_eval"] == {"old": 1}
     entry = card["evaluation"]["variants"][ENV]
-    assert entry["training_mazes_among_them"] == 2  # seeds 1 and 3 of 0..3
-    settings = dict(episodes=4, seed=0, max_steps=30, num_envs=64, progress=False)
+    assert entry["training_mazes_among_them"] == 2  # seeds 1 and 3 of 0..7
+    settings = dict(episodes=8, seed=0, max_steps=60, num_envs=64, progress=False)
     direct = evaluate(PolicyAgent(original, seed=0), ENV, **settings).summary()
     rand = evaluate(make_scripted_agent("random", seed=0), ENV, **settings).summary()
     assert entry["policy"]["cheese_rate"] == direct["cheese_rate"]
     assert entry["policy"]["mean_steps"] == direct["mean_steps"]
     assert entry["random_agent"]["mean_steps"] == rand["mean_steps"]
-    assert entry["cheese_vs_random"]["n"] == 4
+    greedy = evaluate(PolicyAgent(original, greedy=True), ENV, **settings).summary()
+    assert entry["policy_greedy"]["mean_steps"] == greedy["mean_steps"]
+    assert entry["policy_greedy"]["timeout_rate"] == greedy["timeout_rate"]
+    assert entry["policy_greedy"]["mean_steps"] != entry["policy"]["mean_steps"]
+    assert entry["cheese_vs_random"]["n"] == 8
     assert "mazepolicy export --run" in card["evaluation"]["command"]
     assert json.loads(capsys.readouterr().out.split("\nwrote")[0])[ENV]["policy"] == \
         direct["cheese_rate"]

@@ -6,8 +6,9 @@ card says (trainer, recipe config, frames, updates, wall time, machine, torch, g
 adds ``name``, ``status`` (your one-paragraph description), ``source`` (the run and
 checkpoint), ``lineage`` for a run trained before trainers recorded it (``--after``: the
 earlier runs its weights continue, each with its weights' SHA-256 and its card's counts)
-and ``evaluation``: per variant, the policy's and a random agent's outcome
-rates on the same seeded mazes with Wilson 95% intervals, their paired comparison, the
+and ``evaluation``: per variant, the policy's (sampled actions, and greedy actions as
+``policy_greedy``) and a random agent's outcome rates on the same seeded mazes with
+Wilson 95% intervals, the sampled policy's paired comparison with random, the
 command that measured it and how many of those mazes the run trained on (DAgger runs
 log their training mazes).
 
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     agent = PolicyAgent(policy, seed=args.seed, name=args.name)
     evaluation = card_evaluation(agent, variants, args.episodes, seed=args.seed,
                                  max_steps=args.max_steps, progress=not args.no_progress,
-                                 training_mazes=training_mazes(source))
+                                 training_mazes=training_mazes(source),
+                                 greedy_agent=PolicyAgent(policy, greedy=True, name=args.name))
     command = ["mazepolicy", "export", "--run", str(run_dir), "--name", args.name,
                "--episodes", str(args.episodes), "--seed", str(args.seed),
                "--max-steps", str(args.max_steps), "--env", *variants]
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 evaluation={"command": shlex.join(command), "variants": evaluation})
     save_policy(policy, out, card)
     print(json_dumps({name: {"policy": e["policy"]["cheese_rate"],
+                             "greedy": e["policy_greedy"]["cheese_rate"],
                              "random": e["random_agent"]["cheese_rate"],
                              "misgeneralization": e["policy"]["misgeneralization_rate"]}
                       for name, e in evaluation.items()}, indent=2))

@@ -1,6 +1,7 @@
 """The evaluation a shipped checkpoint's card records: the policy and a uniformly random
 agent on the same seeded mazes of each variant, with Wilson 95% intervals and the paired
-(McNemar) comparison of their cheese rates.
+(McNemar) comparison of their cheese rates; optionally the policy again with greedy
+(most likely) actions on the same mazes.
 
 Example:
     >>> from mazepolicy.agents.scripted import make_scripted_agent
@@ -27,11 +28,14 @@ SUMMARY_KEYS = ("episodes", "cheese_rate", "cheese_ci", "top_right_rate", "top_r
 
 def card_evaluation(agent: Agent, variants: Sequence[str], episodes: int, seed: int = 0,
                     max_steps: int = 500, num_envs: int = 64, progress: bool = True,
-                    training_mazes: Iterable[int] = ()) -> dict:
+                    training_mazes: Iterable[int] = (),
+                    greedy_agent: Agent | None = None) -> dict:
     """Per variant name: the agent's and a random agent's outcome rates on level seeds
     ``seed .. seed + episodes - 1``, ``cheese_vs_random`` (paired comparison, random as
     A) and ``training_mazes_among_them``: how many of those seeds are in
-    ``training_mazes`` (the level seeds a run trained on, where it logs them)."""
+    ``training_mazes`` (the level seeds a run trained on, where it logs them). With
+    ``greedy_agent`` (the same policy taking its most likely action), also
+    ``policy_greedy``: its rates on the same mazes."""
     seen = set(training_mazes)
     out = {}
     for name in variants:
@@ -50,6 +54,8 @@ def card_evaluation(agent: Agent, variants: Sequence[str], episodes: int, seed: 
             "cheese_vs_random": compared.to_dict(),
             "training_mazes_among_them": sum(s in seen for s in range(seed, seed + episodes)),
         }
+        if greedy_agent is not None:
+            out[name]["policy_greedy"] = _summary(evaluate(greedy_agent, name, **settings))
     return out
 
 
