@@ -7,9 +7,10 @@ MazeVecEnv`, lets ``agent`` (``act(obs, env)``: a network, a
 :class:`~mazepolicy.agents.steered.SteeredAgent`, a scripted agent) play it until the
 episode ends or ``max_steps`` steps, and records every frame, mouse cell and action.
 Its :class:`~mazepolicy.eval.evaluate.EpisodeResult` is built by the evaluator's own
-functions, so the outcome keys (``reached_cheese``, ``top_right_first``, ...) mean what
-they mean in :func:`~mazepolicy.eval.evaluate.evaluate`; an unedited seed's state gives
-the same result as evaluating that level seed (a network agent samples from the same
+functions (:func:`~mazepolicy.eval.evaluate.episode_geometry`, ``episode_result``), so
+the outcome keys (``reached_cheese``, ``top_right_first``, ...) mean what they mean in
+:func:`~mazepolicy.eval.evaluate.evaluate`; an unedited seed's state gives the same
+result as evaluating that level seed (a network agent samples from the same
 per-(seed, level seed, step) stream, :mod:`mazepolicy.agents.sampling`).
 
 Cells are (x, y): x right, y up, (0, 0) the start (bottom-left).
@@ -35,7 +36,12 @@ import numpy as np
 from mazepolicy.envs.cells import Cell
 from mazepolicy.envs.state import MazeState
 from mazepolicy.envs.vec_env import EPISODE_STEPS, MazeVecEnv
-from mazepolicy.eval.evaluate import TRAINING_REGION, EpisodeResult, _episode_result, _episode_start
+from mazepolicy.eval.evaluate import (
+    TRAINING_REGION,
+    EpisodeResult,
+    episode_geometry,
+    episode_result,
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def play_state(agent, state: MazeState, max_steps: int = EPISODE_STEPS,
     try:
         env.reset()
         obs = env.set_state(0, start)[None]  # (1, 64, 64, 3)
-        geometry = _episode_start(env, 0, region)
+        geometry = episode_geometry(env, 0, region)
         frames, mouse, actions = [obs[0]], [tuple(int(v) for v in env.mouse_cells[0])], []
         while True:
             action = np.asarray(agent.act(obs, env)).reshape(1)  # (1,)
@@ -80,7 +86,7 @@ def play_state(agent, state: MazeState, max_steps: int = EPISODE_STEPS,
                 break
             frames.append(obs[0])
             mouse.append(tuple(int(v) for v in env.mouse_cells[0]))
-        result = _episode_result(geometry, info, 0)
+        result = episode_result(geometry, info, 0)
     finally:
         env.close()
     return Episode(np.stack(frames), mouse, actions, result)

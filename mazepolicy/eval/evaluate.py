@@ -153,8 +153,21 @@ def no_eligible_reason(episodes: list[EpisodeResult], region: int | None) -> str
             ", ".join(f"{count} of {n} {cause}" for count, cause in causes if count))
 
 
-def _episode_start(env: MazeVecEnv, i: int, region: int) -> dict:
-    """Geometry of env i's freshly started maze."""
+def episode_geometry(env: MazeVecEnv, i: int, region: int = TRAINING_REGION) -> dict:
+    """Geometry of env ``i``'s freshly started maze, which :func:`episode_result` turns
+    into an outcome when the episode ends: ``cheese`` (x, y), ``square`` (its decision
+    square), ``cheese_distance`` and ``corner_distance`` (shortest-path moves from the
+    start), ``in_region`` (the cheese in the top-right ``region`` x ``region``); cells
+    are (-1, -1) and the cheese distance -1 where there is none.
+
+    Example:
+        >>> env = MazeVecEnv(num_envs=1, distribution_mode="easy", seed=0, num_threads=0)
+        >>> _ = env.reset()
+        >>> geometry = episode_geometry(env, 0)
+        >>> geometry["cheese"] == tuple(int(v) for v in env.cheese_cells[0])
+        True
+        >>> env.close()
+    """
     free = env.free_grid(i)
     n = free.shape[0]
     cheese = tuple(int(v) for v in env.cheese_cells[i])
@@ -248,7 +261,7 @@ def evaluate(
     region = setup["region"]
     try:
         obs, info = vec.reset()
-        starts = [_episode_start(vec, i, region) for i in range(num_envs)]
+        starts = [episode_geometry(vec, i, region) for i in range(num_envs)]
         done_count = [0] * num_envs
         results: dict[int, EpisodeResult] = {}
         bar = tqdm(total=episodes, desc=f"evaluate {getattr(agent, 'name', '')}".strip(),
@@ -257,11 +270,11 @@ def evaluate(
             obs, _, _, _, info = vec.step(agent.act(obs, vec))
             for i in np.flatnonzero(info.get("_reached_cheese", ())):
                 if done_count[i] < quota[i]:
-                    result = _episode_result(starts[i], info, i)
+                    result = episode_result(starts[i], info, i)
                     results[result.level_seed] = result
                     bar.update(1)
                 done_count[i] += 1
-                starts[i] = _episode_start(vec, i, region)
+                starts[i] = episode_geometry(vec, i, region)
         bar.close()
     finally:
         vec.close()
@@ -280,8 +293,10 @@ def evaluate(
     return Evaluation([results[s] for s in level_seeds], settings)
 
 
-def _episode_result(start: dict, info: dict, i: int) -> EpisodeResult:
-    """Env i's finished episode: its start geometry and the env's outcome keys."""
+def episode_result(start: dict, info: dict, i: int) -> EpisodeResult:
+    """Env ``i``'s finished episode, from ``start`` (its :func:`episode_geometry`) and the
+    ``info`` of the step that ended it (the env's outcome keys): the one definition of
+    each outcome (cheese, top-right corner first, eligible, timed out)."""
     reached = bool(info["reached_cheese"][i])
     length = int(info["episode_length"][i])
     corner_first = bool(info["reached_top_right"][i]) and not (
