@@ -6,7 +6,9 @@ command runs, so ``mazepolicy --help`` stays fast.
 
 A user error (a bad argument, an unknown variant, layer or vector, a missing or corrupt
 file) prints one line naming the problem and exits with status 2; ``--debug`` (before
-the command) shows the traceback instead.
+the command) shows the traceback instead. A reader that closes the output early
+(``mazepolicy goals ... --json out.json | head``) does not stop the command: the rest of
+what it prints is dropped and its files are still written.
 
 Example:
     >>> main(["evaluate", "--policy", "cheese-walker", "--episodes", "0"])  # doctest: +SKIP
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 import mazepolicy
@@ -81,7 +84,39 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
+class ClosedPipeTolerantStream:
+    """A text stream that forwards to ``stream`` until the reader at the other end of its
+    pipe goes away; from then on it sends what is written to the null device, so the
+    command goes on to write its result files instead of dying on ``BrokenPipeError``."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._discard_from_now_on()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard_from_now_on()
+
+    def _discard_from_now_on(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # the interpreter's final flush succeeds
+        os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and not isinstance(sys.stdout, ClosedPipeTolerantStream):
+        sys.stdout = ClosedPipeTolerantStream(sys.stdout)  # the console script's stdout
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv[:1]
     if debug:

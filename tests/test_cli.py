@@ -517,6 +517,25 @@ def test_python_dash_m_mazepolicy_runs_the_command_line():
     assert done.returncode == 0 and done.stdout.strip() == f"mazepolicy {mazepolicy.__version__}"
 
 
+def test_a_reader_that_stops_early_does_not_stop_the_command(tmp_path):
+    """``mazepolicy evaluate ... --json X | head -0``: the pipe's reader is gone before the
+    summary is printed; the command still exits 0, writes X, and shows no traceback."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "eval.json"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mazepolicy", "evaluate", "--policy", "cheese-walker",
+         "--env", "maze-anywhere-easy", "--episodes", "3", "--no-progress", "--json",
+         str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader leaves before the command writes a byte
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0, stderr
+    assert "BrokenPipeError" not in stderr and "Traceback" not in stderr
+    assert json.loads(out.read_text())["summary"]["cheese_rate"] == 1.0
+
+
 def test_importing_dunder_main_runs_nothing():
     """pytest's doctest collection imports every module: ``mazepolicy.__main__`` must not
     run the command line (and exit) on import."""
