@@ -50,7 +50,8 @@ for arm in ARMS:
     cols.append(f"{m['greedy']['timeout_rate']:.3f} / {m['sampled']['timeout_rate']:.3f}")
     rows.append("| " + " | ".join(cols) + " |")
 print("| arm | labelled frames | train seconds | agreement at every cell (8,346 cells) "
-      "| fresh agreement, last round (mean of rounds) | greedy cheese [95% CI]; vs baseline (McNemar p) "
+      "| fresh agreement, last round (mean of rounds) "
+      "| greedy cheese [95% CI]; vs baseline (McNemar p) "
       "| sampled cheese [95% CI]; vs baseline (McNemar p) | timeouts greedy / sampled |")
 print("|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
